@@ -1,0 +1,203 @@
+#!/bin/bash
+# forwarding.sh - what the 100k-host sekisho ruleset costs a forwarded flow,
+# beside the same box with no ruleset (the anchor) and with a naive linear
+# chain of one rule per registered host.
+#
+# usage: bench/forwarding.sh               (root)
+#   BENCH_RUNS=3        rounds; each round measures every scenario once
+#                       (interleaved), the median is printed
+#   BENCH_HOSTS=100000  registered hosts in the policy
+#   BENCH_SECONDS=5     length of each iperf3 run
+#   BENCH_NO_BUILD=1, SEKISHO_BENCH_BUILD as in rule_apply.sh
+#
+# Topology (namespaces only; the host's interfaces are never touched):
+#
+#   sk-bench-fw-src         sk-bench-fw-box                 sk-bench-fw-dst
+#   eth0 198.18.255.254/17 == joho0 198.18.128.1/17
+#   (bench-src, a registered           inet0 198.19.255.1/24 == eth0 198.19.255.2/24
+#    joho host with its MAC)                                  iperf3 -s -p 5201
+#
+# The measured flow is joho -> internet tcp+udp/5201 from bench-src: an
+# allowed flow of the generated policy (bench.rules), so with the sekisho
+# ruleset every packet passes the registered-host check (in_joho, with the
+# MAC) and the joho . inet0 pair chain.
+#
+# Scenarios:
+#   none     no ruleset in the box namespace (the anchor)
+#   sekisho  `sekisho apply` of the generated policy (BENCH_HOSTS hosts)
+#   conntrack  reference: one chain with only `ct state established,related
+#            accept` (policy accept): what connection tracking alone costs,
+#            which any stateful ruleset (sekisho's included) pays
+#   linear   nft -f of a forward chain with one `ip saddr X accept` per
+#            registered host, bench-src last (replies from inet0 are
+#            accepted first by ct state)
+# Figures: TCP throughput (iperf3, one stream, receiver's Gbit/s) and small
+# packets (iperf3 -u -l 64 -b 0: UDP with 64 payload bytes, as fast as the
+# sender can; the receiver's count of datagrams / seconds).
+# Target: sekisho >= 0.9 x none, for both figures.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+bench_need_root
+
+hosts=${BENCH_HOSTS:-100000}
+secs=${BENCH_SECONDS:-5}
+port=5201
+src=sk-bench-fw-src box=sk-bench-fw-box dst=sk-bench-fw-dst
+dst_ip=198.19.255.2
+
+work=$(mktemp -d /tmp/sk-bench-fw.XXXXXX)
+iperf_pid=
+cleanup() {
+	if [ -n "$iperf_pid" ]; then kill "$iperf_pid" 2>/dev/null || true; fi
+	for n in $src $box $dst; do ip netns del "$n" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for n in $src $box $dst; do
+	if ip netns list | grep -qw "$n"; then
+		echo "$0: namespace $n exists (another run?); remove it first" >&2
+		trap - EXIT
+		rm -rf "$work"
+		exit 2
+	fi
+done
+
+sk=
+if [ "${BENCH_NO_SEKISHO:-0}" != 1 ]; then
+	bench_build_sekisho
+	sk=$bench_sekisho
+fi
+
+python3 "$bench_top/bench/gen_policy.py" "$hosts" --out "$work/rules" \
+	--linear "$work/linear.nft" --equiv "$work/equiv.nft"
+sk_mode=sekisho
+if [ -z "$sk" ] || ! "$sk" show "$work/rules" >/dev/null 2>"$work/show.err"; then
+	echo "forwarding: sekisho show does not work; the 'sekisho' row uses the" \
+		"hand-written equivalent table (nft -f) instead:" >&2
+	head -3 "$work/show.err" 2>/dev/null >&2 || true
+	sk_mode=equiv
+fi
+
+# --- topology ---
+for n in $src $box $dst; do
+	ip netns add "$n"
+	ip -n "$n" link set lo up
+done
+ip -n $box link add joho0 type veth peer name eth0 netns $src
+ip -n $box link add inet0 type veth peer name eth0 netns $dst
+ip -n $src link set eth0 address 02:00:00:be:0c:01 # bench-src's registered MAC
+ip -n $src addr add 198.18.255.254/17 dev eth0
+ip -n $box addr add 198.18.128.1/17 dev joho0
+ip -n $box addr add 198.19.255.1/24 dev inet0
+ip -n $dst addr add $dst_ip/24 dev eth0
+for l in "$src eth0" "$box joho0" "$box inet0" "$dst eth0"; do
+	set -- $l
+	ip -n "$1" link set "$2" up
+done
+ip -n $src route add default via 198.18.128.1
+ip -n $dst route add default via 198.19.255.1
+ip netns exec $box sysctl -qw net.ipv4.ip_forward=1
+
+ip netns exec $dst iperf3 -s -p $port >"$work/iperf3-server.log" 2>&1 &
+iperf_pid=$!
+sleep 0.5
+
+# --- scenarios ---
+load() {
+	ip netns exec $box nft flush ruleset
+	case "$1" in
+	none) ;;
+	sekisho)
+		if [ $sk_mode = sekisho ]; then
+			mkdir -p "$work/state"
+			ip netns exec $box "$sk" --state-dir "$work/state" apply "$work/rules" >/dev/null
+		else
+			ip netns exec $box nft -f "$work/equiv.nft"
+		fi
+		;;
+	linear) ip netns exec $box nft -f "$work/linear.nft" ;;
+	conntrack)
+		ip netns exec $box nft -f - <<-EOF
+			table inet sk_bench_ct {
+				chain forward {
+					type filter hook forward priority filter; policy accept;
+					ct state established,related accept
+				}
+			}
+		EOF
+		;;
+	esac
+}
+
+# iperf3 client in src; prints the figure (Gbit/s or received pps), or
+# "blocked" when the flow does not get through.
+measure() {
+	local kind=$1
+	local out=$work/iperf3-$kind.json
+	local args=(-c $dst_ip -p $port -t "$secs" -J --connect-timeout 2000)
+	[ "$kind" = udp ] && args+=(-u -l 64 -b 0)
+	if ! ip netns exec $src timeout $((secs + 20)) iperf3 "${args[@]}" >"$out" 2>&1; then
+		echo blocked
+		return
+	fi
+	python3 - "$kind" "$out" <<'EOF'
+import json, sys
+kind, path = sys.argv[1], sys.argv[2]
+j = json.load(open(path))
+if kind == "tcp":
+    s = j["end"]["sum_received"]
+    print("%.3f" % (s["bits_per_second"] / 1e9))
+else:
+    s = j["end"]["sum"]  # filled in from the server's report
+    print("%.0f" % ((s["packets"] - s["lost_packets"]) / s["seconds"]))
+EOF
+}
+
+echo "forwarding: $(bench_machine)"
+echo "forwarding: $hosts registered hosts; $secs s per iperf3 run; rounds: $bench_runs;" \
+	"sekisho row: $sk_mode"
+declare -A tcp udp
+scen=(none conntrack sekisho linear)
+for ((r = 1; r <= bench_runs; r++)); do
+	for s in "${scen[@]}"; do
+		t0=$(date +%s%N)
+		load "$s"
+		t1=$(date +%s%N)
+		a=$(measure tcp)
+		b=$(measure udp)
+		tcp[$s]="${tcp[$s]:-} $a"
+		udp[$s]="${udp[$s]:-} $b"
+		echo "forwarding: round $r $s: load $(bench_s $(((t1 - t0) / 1000))) s," \
+			"tcp $a Gbit/s, udp-64 $b pps received" >&2
+	done
+done
+ip netns exec $box nft flush ruleset
+
+med() {
+	local v
+	v=$(printf '%s\n' $1 | grep -v blocked || true)
+	if [ -z "$v" ]; then echo blocked; else bench_median $v; fi
+}
+tcp0=$(med "${tcp[none]}") udp0=$(med "${udp[none]}")
+
+echo
+echo "forwarding: median of $bench_runs rounds; ratio = figure / no-ruleset figure;" \
+	"target: sekisho >= 0.90 x none"
+printf '%-26s %10s %6s %14s %6s  %s\n' scenario "TCP Gbit/s" ratio "UDP-64 rx pps" ratio result
+for s in "${scen[@]}"; do
+	a=$(med "${tcp[$s]}") b=$(med "${udp[$s]}")
+	ra=$(bench_ratio "$a" "$tcp0") rb=$(bench_ratio "$b" "$udp0")
+	case $s in
+	none) label="no ruleset (anchor)" res="anchor" ;;
+	sekisho) label="sekisho ${hosts} hosts"
+		[ $sk_mode = equiv ] && label="hand-written ${hosts} hosts"
+		res=PASS
+		awk -v a="$ra" -v b="$rb" 'BEGIN { exit !(a + 0 >= 0.9 && b + 0 >= 0.9) }' || res=MISS
+		;;
+	linear) label="linear chain ${hosts} rules" res="reference" ;;
+	conntrack) label="conntrack only" res="reference" ;;
+	esac
+	printf '%-26s %10s %6s %14s %6s  %s\n' "$label" "$a" "$ra" "$b" "$rb" "$res"
+done
