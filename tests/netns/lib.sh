@@ -157,10 +157,10 @@ apply_ok() {
 	local dir=$1 out
 	shift
 	if out=$(sk apply "$@" "$dir" 2>&1); then
-		ok "sekisho apply $* $(basename "$dir") succeeded"
+		ok "sekisho apply${*:+ $*} $dir succeeded"
 	else
 		printf '%s\n' "$out" | sed 's/^/    | /'
-		fatal "sekisho apply $* $dir failed (exit $?)"
+		fatal "sekisho apply${*:+ $*} $dir failed"
 	fi
 }
 
@@ -401,4 +401,73 @@ check_try() {
 		fi
 		;;
 	esac
+}
+
+# --- counters, nflog --------------------------------------------------------
+
+# deny_counter CHAIN -> packets counted by the logging drop rule at the end of
+# a chain of the running table (the rule carrying `log prefix "sekisho deny`).
+# Prints nothing when the chain or the rule is missing.
+deny_counter() {
+	nsx box nft list chain inet sekisho "$1" 2>/dev/null |
+		grep 'log prefix "sekisho deny' | grep -o 'packets [0-9]*' |
+		awk '{s += $2} END {if (NR) print s}'
+}
+
+# nflog_start GROUP FILE: capture nflog:GROUP in the box namespace to FILE
+# (pcap); returns once tcpdump is listening.
+nflog_start() {
+	local group=$1 file=$2 i
+	ip netns exec "${P}box" tcpdump -i "nflog:$group" -n -U -w "$file" \
+		2>"$file.err" &
+	NFLOG_PID=$!
+	NETNS_PIDS+=("$NFLOG_PID")
+	for i in $(seq 1 50); do
+		grep -q 'listening on' "$file.err" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fatal "tcpdump on nflog:$group did not start: $(cat "$file.err")"
+}
+nflog_stop() {
+	sleep 0.3 # let the last log messages arrive
+	kill -INT "$NFLOG_PID" 2>/dev/null || true
+	wait "$NFLOG_PID" 2>/dev/null || true
+}
+# nflog_prefix_count FILE PREFIX: how many logged packets carry PREFIX (the
+# prefix travels NUL-terminated in the NFLOG record; tcpdump does not print it).
+nflog_prefix_count() {
+	{ grep -aoF "$2" "$1" || true; } | wc -l
+}
+
+# Send N single UDP datagrams: udp_burst N SRC_NS SRC_ADDR DST_ADDR PORT
+udp_burst() {
+	local n=$1 ns=$2 src=$3 dst=$4 port=$5 i target
+	for i in $(seq 1 "$n"); do
+		case $dst in
+		*:*) target="UDP6:[$dst]:$port,bind=[$src]" ;;
+		*) target="UDP4:$dst:$port,bind=$src" ;;
+		esac
+		echo "burst $i" | ip netns exec "$P$ns" socat -u - "$target" 2>/dev/null || true
+	done
+}
+
+# wait_table NS EXPECTED_FILE SECONDS: poll until the normalised table of NS
+# equals the file; returns 1 on timeout.
+wait_table() {
+	local ns=$1 want=$2 secs=$3 i
+	for i in $(seq 1 $((secs * 10))); do
+		if [ "$(table_of "$ns")" = "$(cat "$want")" ]; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# same_text WHAT FILE_A FILE_B: check equality, show a diff when not.
+same_text() {
+	if diff -u "$2" "$3" >"$T/diff.out"; then
+		ok "$1"
+	else
+		fail "$1; diff:"
+		head -n 40 "$T/diff.out" | sed 's/^/    | /'
+	fi
 }

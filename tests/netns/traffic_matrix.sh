@@ -89,4 +89,20 @@ try46 drop tcp joho.10 box/joho.1 "$RELAY_PORT" "direct connection to the relay 
 try46 drop ping inet.100 box/inet.1 - "internet -> box ping"
 
 run_tries
+
+say "-- anti-spoofing: a 情報系 host using a source from outside 情報系"
+# 情報系 -> internet allows udp/53 from any 情報系 source, so only the
+# ingress check stops these.  The reply could never come back (it is routed
+# to the real owner), so the listener's log is what tells.
+nsx joho ip addr add 198.18.3.80/32 dev eth0
+nsx joho ip addr add 2001:2:0:3::80/128 dev eth0 nodad
+nsx joho ip addr add 198.18.9.9/32 dev eth0
+nsx joho ip addr add 2001:2:0:9::9/128 dev eth0 nodad
+try drop udp joho 198.18.3.80 inet 198.18.4.100 53 "spoofed update-srv (LGWAN接続系) source from 情報系 -> internet dns (IPv4)"
+try drop udp joho 2001:2:0:3::80 inet 2001:2:0:4::100 53 "spoofed update-srv (LGWAN接続系) source from 情報系 -> internet dns (IPv6)"
+try drop udp joho 198.18.9.9 inet 198.18.4.100 53 "spoofed non-segment source from 情報系 -> internet dns (IPv4)"
+try drop udp joho 2001:2:0:9::9 inet 2001:2:0:4::100 53 "spoofed non-segment source from 情報系 -> internet dns (IPv6)"
+try pass udp joho 198.18.2.12 inet 198.18.4.100 53 "control: the real 情報系 source (IPv4)"
+try pass udp joho 2001:2:0:2::12 inet 2001:2:0:4::100 53 "control: the real 情報系 source (IPv6)"
+run_tries
 netns_finish
