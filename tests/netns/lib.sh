@@ -429,7 +429,9 @@ nflog_start() {
 	fatal "tcpdump on nflog:$group did not start: $(cat "$file.err")"
 }
 nflog_stop() {
-	sleep 0.3 # let the last log messages arrive
+	# Log messages are batched in the kernel unless the rule says
+	# queue-threshold 1; the flush timeout is 1 s.
+	sleep 1.2
 	kill -INT "$NFLOG_PID" 2>/dev/null || true
 	wait "$NFLOG_PID" 2>/dev/null || true
 }
