@@ -56,6 +56,7 @@ struct host {
 	struct {
 		struct prefix *v;
 		size_t n, cap;
+		struct srcpos *pos; /* parallel to v */
 	} addrs; /* single addresses (len 32/128) */
 	bool has_mac;
 	uint8_t mac[6];
@@ -94,6 +95,7 @@ struct segment {
 		size_t n, cap;
 	} nets;
 	bool registered_only;
+	struct srcpos registered_only_pos; /* where registered-only was given */
 	struct {
 		struct host **v;
 		size_t n, cap;
@@ -236,5 +238,12 @@ struct host *policy_host(const struct policy *p, const char *name);
 struct group *policy_group(const struct policy *p, const char *name);
 
 const char *seg_kind_name(enum seg_kind k); /* "shirei", "joho", ... */
+
+/* Free what one flow owns (not the struct itself). */
+void policy_flow_free(struct flow *f);
+
+/* Levenshtein distance between two short names (for "did you mean"); large
+ * for names longer than POLICY_NAME_MAX. */
+int policy_edit_distance(const char *a, const char *b);
 
 #endif
