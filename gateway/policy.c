@@ -535,14 +535,18 @@ static void policy_check_segments(struct policy_checker *C)
 						           "interface %s is already claimed by "
 						           "segment \"%s\"",
 						           s->ifaces.v[k], t->id);
-					diag_note(&t->ifaces.pos[m], "claimed here");
+					diag_note(&t->ifaces.pos[m], "%s",
+					          t == s ? "first listed here" : "claimed here");
 				}
 			}
 		}
 	}
-	/* networks never overlap between segments */
+	/* networks never overlap between segments (the internet's are errors already) */
 	for (size_t i = 0; i < p->segs.n; i++) {
 		struct segment *s = &p->segs.v[i];
+
+		if (s->kind == SEG_INTERNET)
+			continue;
 
 		for (size_t k = 0; k < s->nets.n; k++) {
 			bool dup = false;
@@ -550,6 +554,9 @@ static void policy_check_segments(struct policy_checker *C)
 			for (size_t j = 0; j <= i && !dup; j++) {
 				struct segment *t = &p->segs.v[j];
 				size_t lim = j == i ? k : t->nets.n;
+
+				if (t->kind == SEG_INTERNET)
+					continue;
 
 				for (size_t m = 0; m < lim && !dup; m++) {
 					char a[64], b[64];
@@ -718,9 +725,7 @@ static void policy_check_hosts(struct policy_checker *C)
 			    "\"%s\"'s",
 			    s, b->h->name, a->h->name);
 		else
-			diag_warn(&b->h->addrs.pos[b->k],
-			          "address %s of host \"%s\" is also host \"%s\"'s", s, b->h->name,
-			          a->h->name);
+			continue; /* a top-level name for an address: an alias */
 		diag_note(&a->h->addrs.pos[a->k], "%s of \"%s\" is here", s, a->h->name);
 	}
 	free(refs);
@@ -1047,7 +1052,7 @@ static void policy_check_flow(struct policy_checker *C, struct flow *f)
 		} else if (left == 0) {
 			diag_warn(&f->expires_pos, "exception expires today (%04d-%02d-%02d)",
 			          f->expires.year, f->expires.month, f->expires.day);
-		} else if (left < POLICY_EXPIRY_WARN_DAYS) {
+		} else if (left <= POLICY_EXPIRY_WARN_DAYS) {
 			diag_warn(&f->expires_pos,
 			          "exception expires on %04d-%02d-%02d, in %ld day%s",
 			          f->expires.year, f->expires.month, f->expires.day, left,

@@ -87,7 +87,8 @@ struct rulefile_ctx {
 struct rulefile_parser {
 	struct rulefile_ctx *ctx;
 	struct policy *p;
-	const char *file; /* interned */
+	const char *file; /* interned: the name shown */
+	const char *path; /* the name opened (includes are relative to it) */
 	const char *text;
 	size_t len, off;
 	int line;
@@ -100,7 +101,7 @@ struct rulefile_parser {
 	bool gave_up;
 };
 
-static void rulefile_load_path(struct rulefile_ctx *ctx, const char *path,
+static void rulefile_load_path(struct rulefile_ctx *ctx, const char *path, const char *show,
                                const struct srcpos *from);
 
 /* ------------------------------------------------------------------ */
@@ -242,9 +243,12 @@ static void rulefile_tok_set(struct rulefile_parser *P, enum rulefile_tok type, 
 	P->tok.slen = 0;
 }
 
+/* Control characters stay inside a word (which then is one bad token),
+ * so a stray byte costs one error, not a cascade. */
 static bool rulefile_word_byte(unsigned char c)
 {
-	return c > 0x20 && c != 0x7f && c != '{' && c != '}' && c != ';' && c != '#' && c != '"';
+	return c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '{' && c != '}' &&
+	       c != ';' && c != '#' && c != '"';
 }
 
 /* Lines longer than the limit are reported and skipped whole. */
@@ -258,7 +262,7 @@ static void rulefile_lex_line_length(struct rulefile_parser *P)
 	if (n && P->text[end - 1] == '\r')
 		n--;
 	if (n > POLICY_MAX_LINE_BYTES) {
-		struct srcpos pos = rulefile_pos_at(P, P->line_start + POLICY_MAX_LINE_BYTES, 1);
+		struct srcpos pos = rulefile_pos_at(P, P->line_start, 1);
 
 		rulefile_error(P, &pos, "line is %zu bytes long (limit %d); it is ignored", n,
 		               POLICY_MAX_LINE_BYTES);
@@ -457,10 +461,12 @@ static void rulefile_next(struct rulefile_parser *P)
 		default:
 			break;
 		}
-		if (c < 0x20 || c == 0x7f) {
-			rulefile_lex_error(P, P->off, 1, "control character U+%04X", c);
+		if (c == '\r') {
+			/* a lone CR: a word of one bad byte */
+			rulefile_lex_error(P, P->off, 1, "control character U+000D");
+			rulefile_tok_set(P, TOK_BAD, P->off, 1);
 			P->off++;
-			continue;
+			return;
 		}
 		rulefile_lex_word(P);
 		return;
@@ -947,9 +953,7 @@ static bool rulefile_service(struct rulefile_parser *P, struct service *svc)
 		rulefile_error(P, &t->pos, "'%.3s' needs ports, e.g. %.3s/443", t->p, t->p);
 		ok = false;
 	} else if (t->n >= 4 && memcmp(t->p, "icmp", 4) == 0) {
-		rulefile_error(P, &t->pos,
-		               "\"%.*s%s\" is not a service: ICMP echo is 'ping'; other ICMP "
-		               "needs no rule",
+		rulefile_error(P, &t->pos, "\"%.*s%s\" is not a service: ICMP echo is 'ping'",
 		               rulefile_show_len(t->p, t->n), t->p, rulefile_show_more(t->n));
 		ok = false;
 	} else {
@@ -1024,7 +1028,7 @@ static bool rulefile_host(struct rulefile_parser *P, size_t segidx)
 			if (!rulefile_mac(P, mac))
 				continue;
 			if (h.has_mac) {
-				rulefile_error(P, &mpos, "host %s has a second MAC address",
+				rulefile_error(P, &mpos, "host \"%s\" has a second MAC address",
 				               h.name);
 				continue;
 			}
@@ -1046,7 +1050,7 @@ static bool rulefile_host(struct rulefile_parser *P, size_t segidx)
 		}
 	}
 	if (h.addrs.n == 0 && !addr_error)
-		rulefile_error(P, &h.pos, "host %s has no address", h.name);
+		rulefile_error(P, &h.pos, "host \"%s\" has no address", h.name);
 	if (segidx != SIZE_MAX) {
 		struct rulefile_reg *r = VEC_PUSH(P->ctx->regs);
 
@@ -1130,7 +1134,7 @@ static bool rulefile_segment_stmt(struct rulefile_parser *P, void *arg)
 			return true;
 		}
 		if (seg->kind_given)
-			rulefile_error(P, &kpos, "segment %s has a second kind", seg->id);
+			rulefile_error(P, &kpos, "segment \"%s\" has a second kind", seg->id);
 		seg->kind = k;
 		seg->kind_given = true;
 		rulefile_next(P);
@@ -1240,7 +1244,7 @@ static bool rulefile_group(struct rulefile_parser *P)
 		*VEC_PUSH(g.members) = m;
 	}
 	if (g.members.n == 0)
-		rulefile_error(P, &g.pos, "group %s has no members", g.name);
+		rulefile_error(P, &g.pos, "group \"%s\" has no members", g.name);
 	*VEC_PUSH(P->p->groups) = g;
 	return true;
 }
@@ -1383,7 +1387,17 @@ static bool rulefile_flow(struct rulefile_parser *P)
 				rulefile_error(P, &kpos, "'port' is given twice");
 			has_port = true;
 		} else {
-			if (f.kind == FLOW_MAIL || f.kind == FLOW_SCREEN)
+			if ((f.kind == FLOW_MAIL || f.kind == FLOW_SCREEN) &&
+			    (rulefile_is(P, "ping") ||
+			     (P->tok.n >= 3 && (memcmp(P->tok.p, "tcp", 3) == 0 ||
+			                        memcmp(P->tok.p, "udp", 3) == 0))))
+				rulefile_error(
+				    P, &P->tok.pos,
+				    "a %s flow takes no services: it is tcp, to the port "
+				    "given by 'port N'%s",
+				    f.kind == FLOW_MAIL ? "mail" : "screen",
+				    f.kind == FLOW_MAIL ? " (default 25)" : "");
+			else if (f.kind == FLOW_MAIL || f.kind == FLOW_SCREEN)
 				rulefile_expected(P, "'to', 'from' or 'port'");
 			else
 				rulefile_expected(P, "'from', 'to' or the end of the line");
@@ -1394,7 +1408,9 @@ static bool rulefile_flow(struct rulefile_parser *P)
 		rulefile_svc_set(&f, port, has_port ? &port_pos : &f.pos);
 	} else if (f.kind == FLOW_SCREEN) {
 		if (!has_port) {
-			rulefile_error(P, &f.pos, "a screen flow needs 'port N' (e.g. port 3389)");
+			if (P->nerrors == errors)
+				rulefile_error(P, &f.pos,
+				               "a screen flow needs 'port N' (e.g. port 3389)");
 			ok = false;
 		} else {
 			rulefile_svc_set(&f, port, &port_pos);
@@ -1406,6 +1422,10 @@ static bool rulefile_flow(struct rulefile_parser *P)
 			goto fail;
 		}
 		rulefile_block(P, rulefile_exception_stmt, &f);
+	}
+	if (P->tok.type == TOK_RBRACE || !rulefile_at_end(P)) {
+		rulefile_expected(P, "end of line");
+		goto fail;
 	}
 	if (!ok || P->nerrors != errors) {
 		/* a flow with a syntax error is dropped: its other errors would be noise */
@@ -1507,10 +1527,63 @@ static size_t rulefile_dirlen(const char *path)
 	return slash ? (size_t)(slash - path) + 1 : 0;
 }
 
+/*
+ * The name to show for dir + rel: "." and "x/.." steps removed (lexically;
+ * the file is still opened by its unnormalised name).  Returns false if
+ * it does not fit PATH_MAX.
+ */
+static bool rulefile_show_path(const char *dir, size_t dlen, const char *rel, size_t rlen,
+                               struct strbuf *out)
+{
+	struct strbuf in;
+	size_t parts[PATH_MAX / 2 + 1], np = 0; /* offsets in out of each kept part */
+	bool abs, ok;
+	size_t i = 0;
+
+	strbuf_init(&in, PATH_MAX);
+	ok = strbuf_append(&in, dir, dlen) && strbuf_append(&in, rel, rlen);
+	if (!ok) {
+		strbuf_free(&in);
+		return false;
+	}
+	abs = in.s[0] == '/';
+	strbuf_reset(out);
+	if (abs)
+		strbuf_putc(out, '/');
+	while (i < in.len) {
+		size_t j = i;
+
+		while (j < in.len && in.s[j] != '/')
+			j++;
+		if (j == i || (j - i == 1 && in.s[i] == '.')) {
+			/* empty or "." */
+		} else if (j - i == 2 && in.s[i] == '.' && in.s[i + 1] == '.' && np > 0 &&
+		           strcmp(out->s + parts[np - 1], "..") != 0) {
+			out->len = parts[--np];
+			out->s[out->len] = '\0';
+			if (out->len > (abs ? 1u : 0u)) /* drop the '/' before it */
+				out->s[--out->len] = '\0';
+		} else if (j - i == 2 && in.s[i] == '.' && in.s[i + 1] == '.' && abs && np == 0) {
+			/* "/.." is "/" */
+		} else {
+			if (out->len > (abs ? 1u : 0u))
+				strbuf_putc(out, '/');
+			parts[np++] = out->len;
+			strbuf_append(out, in.s + i, j - i);
+		}
+		i = j + 1;
+	}
+	if (out->len == 0)
+		strbuf_putc(out, '.');
+	strbuf_free(&in);
+	return !out->overflow;
+}
+
 static bool rulefile_include(struct rulefile_parser *P)
 {
 	struct srcpos kpos = P->tok.pos, spos;
-	struct strbuf path;
+	struct strbuf path, show;
+	bool rel;
 
 	rulefile_next(P);
 	if (P->tok.type != TOK_STRING) {
@@ -1518,25 +1591,28 @@ static bool rulefile_include(struct rulefile_parser *P)
 		return false;
 	}
 	spos = P->tok.pos;
+	rel = P->tok.slen && P->tok.str[0] != '/';
 	strbuf_init(&path, PATH_MAX);
+	strbuf_init(&show, PATH_MAX);
 	if (P->tok.slen == 0) {
 		rulefile_error(P, &spos, "empty file name");
 	} else if (!P->ctx->allow_include) {
 		rulefile_error(P, &kpos, "include is not available here (no rules directory)");
-	} else if ((P->tok.str[0] != '/' &&
-	            !strbuf_append(&path, P->file, rulefile_dirlen(P->file))) ||
-	           !strbuf_append(&path, P->tok.str, P->tok.slen)) {
+	} else if ((rel && !strbuf_append(&path, P->path, rulefile_dirlen(P->path))) ||
+	           !strbuf_append(&path, P->tok.str, P->tok.slen) ||
+	           !rulefile_show_path(P->file, rel ? rulefile_dirlen(P->file) : 0, P->tok.str,
+	                               P->tok.slen, &show)) {
 		rulefile_error(P, &spos, "file name too long");
 	} else {
-		char *name = strbuf_detach(&path);
-
 		rulefile_next(P);
 		if (rulefile_at_end(P))
-			rulefile_load_path(P->ctx, name, &spos);
-		free(name);
+			rulefile_load_path(P->ctx, path.s, show.s, &spos);
+		strbuf_free(&path);
+		strbuf_free(&show);
 		return true;
 	}
 	strbuf_free(&path);
+	strbuf_free(&show);
 	rulefile_next(P);
 	return true;
 }
@@ -1576,7 +1652,8 @@ static bool rulefile_statement(struct rulefile_parser *P)
 }
 
 /* Parse one file's text (registered with diag under `path`). */
-static void rulefile_parse(struct rulefile_ctx *ctx, const char *path, const char *text, size_t len)
+static void rulefile_parse(struct rulefile_ctx *ctx, const char *path, const char *show,
+                           const char *text, size_t len)
 {
 	struct policy_file *pf = VEC_PUSH(ctx->p->files);
 	struct rulefile_parser P;
@@ -1584,7 +1661,8 @@ static void rulefile_parse(struct rulefile_ctx *ctx, const char *path, const cha
 	memset(&P, 0, sizeof(P));
 	P.ctx = ctx;
 	P.p = ctx->p;
-	P.file = diag_add_source(path, text, len);
+	P.file = diag_add_source(show, text, len);
+	P.path = path;
 	pf->path = (char *)P.file; /* interned: owned by diag */
 	pf->text = xstrndup(text, len);
 	pf->len = len;
@@ -1683,7 +1761,7 @@ static bool rulefile_seen(char **v, size_t n, const char *s, size_t *i_r)
 }
 
 /* Load one file (from a directory listing, or included at `from`). */
-static void rulefile_load_path(struct rulefile_ctx *ctx, const char *path,
+static void rulefile_load_path(struct rulefile_ctx *ctx, const char *path, const char *show,
                                const struct srcpos *from)
 {
 	struct srcpos fpos = {.file = NULL};
@@ -1695,12 +1773,12 @@ static void rulefile_load_path(struct rulefile_ctx *ctx, const char *path,
 	if (!where) {
 		/* only errors name the file this way: registering it here would
 		 * keep its text from diag */
-		fpos.file = path;
+		fpos.file = show;
 		where = &fpos;
 	}
 	real = realpath(path, NULL);
 	if (!real) {
-		diag_error(where, "cannot open %s: %s", path, strerror(errno));
+		diag_error(where, "cannot open %s: %s", show, strerror(errno));
 		return;
 	}
 	if (rulefile_seen(ctx->stack_real.v, ctx->stack_real.n, real, &at)) {
@@ -1709,7 +1787,7 @@ static void rulefile_load_path(struct rulefile_ctx *ctx, const char *path,
 		strbuf_init(&b, 0);
 		for (size_t i = at; i < ctx->stack_name.n; i++)
 			strbuf_printf(&b, "%s -> ", ctx->stack_name.v[i]);
-		strbuf_puts(&b, path);
+		strbuf_puts(&b, show);
 		diag_error(where, "include cycle: %s", b.s);
 		strbuf_free(&b);
 		free(real);
@@ -1727,14 +1805,14 @@ static void rulefile_load_path(struct rulefile_ctx *ctx, const char *path,
 	}
 	text = rulefile_read(path, &len, &why);
 	if (!text) {
-		diag_error(where, "cannot read %s: %s", path, why);
+		diag_error(where, "cannot read %s: %s", show, why);
 		free(real);
 		return;
 	}
 	*VEC_PUSH(ctx->loaded) = real;
 	*VEC_PUSH(ctx->stack_real) = real;
-	*VEC_PUSH(ctx->stack_name) = path;
-	rulefile_parse(ctx, path, text, len);
+	*VEC_PUSH(ctx->stack_name) = show;
+	rulefile_parse(ctx, path, show, text, len);
 	ctx->stack_real.n--;
 	ctx->stack_name.n--;
 	free(text);
@@ -1823,7 +1901,7 @@ struct policy *rulefile_load_dir(const char *dir)
 		} else if (stat(path.s, &st) == 0 && S_ISDIR(st.st_mode)) {
 			/* a directory called x.rules: not a rule file */
 		} else {
-			rulefile_load_path(&ctx, path.s, NULL);
+			rulefile_load_path(&ctx, path.s, path.s, NULL);
 		}
 		strbuf_free(&path);
 		free(names.v[i]);
@@ -1846,7 +1924,7 @@ struct policy *rulefile_load_buffer(const char *name, const char *text, size_t l
 
 		diag_error(&pos, "file is larger than 16 MiB");
 	} else {
-		rulefile_parse(&ctx, name, text, len);
+		rulefile_parse(&ctx, name, name, text, len);
 	}
 	rulefile_finish(&ctx);
 	return ctx.p;
