@@ -1,0 +1,151 @@
+/*
+ * apply - load, check, compile, apply, record, cut (see apply.h).
+ *
+ * TRUST: rule files via rulefile.c; the caller holds the state lock.
+ * FAILURE: APPLY_REFUSED / APPLY_ERROR with the reason printed; the kernel
+ * batch is atomic and the version becomes current only after it succeeded.
+ */
+#include "apply.h"
+#include "log.h"
+#include "netlink.h"
+#include "nftprint.h"
+#include "xalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double apply_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int apply_compile(const char *dir, const struct nftgen_opts *no, struct policy **p_r,
+		  struct nftgen_table **t_r)
+{
+	struct policy *p;
+	DIR *d;
+	int before = diag_errors();
+
+	*p_r = NULL;
+	*t_r = NULL;
+	d = opendir(dir);
+	if (!d) {
+		log_error_errno("cannot read rules directory %s", dir);
+		return APPLY_ERROR;
+	}
+	closedir(d);
+	p = rulefile_load_dir(dir);
+	if (!policy_check(p) || diag_errors() > before) {
+		log_error("%s: %d error(s) in the rule files; nothing applied", dir,
+			  diag_errors() - before);
+		policy_free(p);
+		return APPLY_REFUSED;
+	}
+	*t_r = nftgen_compile(p, no);
+	*p_r = p;
+	return APPLY_OK;
+}
+
+int apply_run(struct state *st, const struct apply_opts *o, struct apply_result *r)
+{
+	double t0 = apply_now_ms();
+	char *load_prefix = state_dir_prefix(o->rules_dir);
+	struct nftgen_opts no = {NULL, NULL};
+	struct state_record rec;
+	struct state_txn txn;
+	struct strbuf show = STRBUF_INIT, err = STRBUF_INIT;
+	struct policy *p = NULL;
+	struct nftgen_table *t = NULL;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	if (o->prefix && strcmp(o->prefix, load_prefix) != 0) {
+		no.from_prefix = load_prefix;
+		no.to_prefix = o->prefix;
+	}
+	ret = apply_compile(o->rules_dir, &no, &p, &t);
+	if (ret != APPLY_OK)
+		goto out;
+	for (size_t i = 0; i < p->flows.n; i++)
+		if (p->flows.v[i].kind == FLOW_EXCEPTION && p->flows.v[i].expired)
+			r->expired++;
+	nftprint_table(t, &show, true);
+	rec.load_prefix = load_prefix;
+	rec.source = o->source ? o->source : o->rules_dir;
+	rec.prefix = o->prefix ? o->prefix : load_prefix;
+	rec.reason = o->reason ? o->reason : "apply";
+	rec.show = show.s;
+	if (state_prepare(st, p, t, &rec, &txn, &err) < 0) {
+		log_error("%s", err.s);
+		ret = APPLY_ERROR;
+		goto out;
+	}
+	if (netlink_apply(t, &err) < 0) {
+		fprintf(stderr, "%s\n", err.s);
+		log_error("apply failed; the running ruleset is unchanged");
+		state_abort(st, &txn);
+		ret = APPLY_REFUSED;
+		goto out;
+	}
+	r->version = txn.num;
+	if (state_commit(st, &txn, &err) < 0) {
+		log_error("the ruleset is applied but could not be recorded: %s", err.s);
+		state_abort(st, &txn);
+		ret = APPLY_ERROR;
+		goto out;
+	}
+	memcpy(r->digest, t->digest, sizeof(r->digest));
+	r->nrules = t->nrules;
+	r->nsets = t->sets.n;
+	r->nchains = t->chains.n;
+	r->ms = apply_now_ms() - t0;
+	if (o->cut) {
+		strbuf_reset(&err);
+		if (ctcut_run(t, p, &r->ct, &err) == 0)
+			r->cut_done = true;
+		else
+			log_warn("could not cut connections the new rules do not permit: %s", err.s);
+	}
+	ret = APPLY_OK;
+out:
+	strbuf_free(&show);
+	strbuf_free(&err);
+	nftgen_free(t);
+	if (p)
+		policy_free(p);
+	free(load_prefix);
+	return ret;
+}
+
+int apply_version(struct state *st, unsigned num, const char *reason, bool cut,
+		  struct apply_result *r)
+{
+	struct state_version v;
+	struct strbuf err = STRBUF_INIT, rules = STRBUF_INIT;
+	struct apply_opts o;
+	int ret;
+
+	if (state_version(st, num, &v, &err) < 0) {
+		log_error("%s", err.s);
+		strbuf_free(&err);
+		return APPLY_ERROR;
+	}
+	strbuf_printf(&rules, "%s/rules", v.dir);
+	o.rules_dir = rules.s;
+	o.source = v.source;
+	o.prefix = v.prefix;
+	o.reason = reason;
+	o.cut = cut;
+	ret = apply_run(st, &o, r);
+	state_version_free(&v);
+	strbuf_free(&rules);
+	strbuf_free(&err);
+	return ret;
+}
