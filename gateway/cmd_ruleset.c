@@ -472,12 +472,12 @@ static size_t cmd_diff_edits(const struct cmd_lines *a, const struct cmd_lines *
 				e[k++] = (struct cmd_edit){' ', pre + i, pre + j};
 				i++;
 				j++;
-			} else if (j < m && (i == n || CELL(i, j + 1) >= CELL(i + 1, j))) {
-				e[k++] = (struct cmd_edit){'+', pre + i, pre + j};
-				j++;
-			} else {
+			} else if (i < n && (j == m || CELL(i + 1, j) >= CELL(i, j + 1))) {
 				e[k++] = (struct cmd_edit){'-', pre + i, pre + j};
 				i++;
+			} else {
+				e[k++] = (struct cmd_edit){'+', pre + i, pre + j};
+				j++;
 			}
 		}
 #undef CELL

@@ -64,6 +64,8 @@ int state_open(struct state *st, const char *dir, struct strbuf *err_r)
 {
 	char *lock, *versions;
 
+	char real[PATH_MAX];
+
 	st->dir = xstrdup(dir);
 	st->lock_fd = -1;
 	versions = state_path(st, "versions");
@@ -73,6 +75,11 @@ int state_open(struct state *st, const char *dir, struct strbuf *err_r)
 		return -1;
 	}
 	free(versions);
+	/* absolute: the confirm waiter runs from / */
+	if (realpath(dir, real)) {
+		free(st->dir);
+		st->dir = xstrdup(real);
+	}
 	lock = state_path(st, "lock");
 	st->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (st->lock_fd < 0 || flock(st->lock_fd, LOCK_EX) < 0) {
