@@ -27,6 +27,8 @@
 
 #define POLICY_SHIREI_MAX_PORTS 256 /* widest port range into or out of 指令系 */
 #define POLICY_MAX_SIDE_ERRORS 5    /* per from/to: group members reported, then a count */
+#define POLICY_MAX_SUGGESTIONS 64   /* "did you mean" searches per check (each is O(names)) */
+#define POLICY_REDUNDANCY_WORK (64u * 1024 * 1024) /* host and port steps spent on redundancy */
 
 /* ------------------------------------------------------------------ */
 /* prefixes */
@@ -349,7 +351,12 @@ struct policy_checker {
 	size_t nnames;
 	bool *spans;    /* per host: addresses in more than one segment (or in and out) */
 	bool *flow_bad; /* per flow: an error was found in it */
-	const struct policy_file *files;
+	const struct segment **group_ok; /* per group: a segment all its hosts are known in */
+	size_t *mark;                    /* per host: scratch for set operations */
+	size_t stamp;
+	int suggestions; /* searches done (POLICY_MAX_SUGGESTIONS) */
+	size_t work;     /* redundancy steps done (POLICY_REDUNDANCY_WORK) */
+	size_t expanded; /* group hosts in all (POLICY_MAX_GROUP_HOSTS) */
 };
 
 /* Order of positions: file load order, then line, then column. */
@@ -405,10 +412,13 @@ static const struct policy_name *policy_lookup(const struct policy_checker *C, c
 }
 
 /* Closest host/group name (or segment id when segs) to a misspelt one. */
-static const char *policy_suggest(const struct policy_checker *C, const char *name, bool segs)
+static const char *policy_suggest(struct policy_checker *C, const char *name, bool segs)
 {
 	const char *best = NULL;
 	int best_d = 3, len = (int)strlen(name);
+
+	if (C->suggestions++ >= POLICY_MAX_SUGGESTIONS)
+		return NULL;
 
 	if (segs) {
 		for (size_t i = 0; i < C->p->segs.n; i++) {
@@ -422,7 +432,11 @@ static const char *policy_suggest(const struct policy_checker *C, const char *na
 		return best;
 	}
 	for (size_t i = 0; i < C->nnames; i++) {
-		int d = policy_edit_distance(name, C->names[i].name);
+		int d, diff = len - (int)strlen(C->names[i].name);
+
+		if (diff > 2 || diff < -2)
+			continue; /* cannot be within distance 2 */
+		d = policy_edit_distance(name, C->names[i].name);
 
 		if (d < best_d && d < len) {
 			best_d = d;
@@ -432,8 +446,8 @@ static const char *policy_suggest(const struct policy_checker *C, const char *na
 	return best;
 }
 
-static void policy_unknown(const struct policy_checker *C, const struct nameref *r,
-                           const char *what, bool segs)
+static void policy_unknown(struct policy_checker *C, const struct nameref *r, const char *what,
+                           bool segs)
 {
 	const char *s = policy_suggest(C, r->name, segs);
 
@@ -732,14 +746,22 @@ static void policy_check_hosts(struct policy_checker *C)
 }
 
 /* Add h to g->hosts unless already there (mark[] holds the last group that added it). */
-static void policy_group_add(const struct policy *p, struct group *g, struct host *h, size_t *mark,
+static void policy_group_add(struct policy_checker *C, struct group *g, struct host *h,
                              size_t stamp)
 {
-	size_t hi = (size_t)(h - p->hosts.v);
+	size_t hi = (size_t)(h - C->p->hosts.v);
 
-	if (mark[hi] == stamp)
+	if (C->mark[hi] == stamp)
 		return;
-	mark[hi] = stamp;
+	C->mark[hi] = stamp;
+	if (C->expanded == POLICY_MAX_GROUP_HOSTS) {
+		C->expanded++;
+		diag_error(&g->pos, "groups expand to more than %u hosts in all",
+		           POLICY_MAX_GROUP_HOSTS);
+	}
+	if (C->expanded >= POLICY_MAX_GROUP_HOSTS)
+		return;
+	C->expanded++;
 	*VEC_PUSH(g->hosts) = h;
 }
 
@@ -749,7 +771,7 @@ static void policy_check_groups(struct policy_checker *C)
 	struct policy *p = C->p;
 	size_t ng = p->groups.n;
 	unsigned char *color = xcalloc(ng + 1, 1); /* 0 new, 1 on the path, 2 done */
-	size_t *mark = xcalloc(p->hosts.n + 1, sizeof(*mark));
+
 	struct frame {
 		size_t g, next;
 	} *stack = xreallocarray(NULL, ng + 1, sizeof(*stack));
@@ -777,20 +799,21 @@ static void policy_check_groups(struct policy_checker *C)
 			size_t h;
 
 			if (f->next == g->members.n) {
+				size_t stamp = ++C->stamp;
+
 				/* all members done: flatten */
 				for (size_t k = 0; k < g->members.n; k++) {
 					n = policy_lookup(C, g->members.v[k].name);
 					if (!n)
 						continue;
 					if (n->host) {
-						policy_group_add(p, g, n->host, mark, f->g + 1);
+						policy_group_add(C, g, n->host, stamp);
 						continue;
 					}
 					if (color[n->group - p->groups.v] != 2)
 						continue; /* a cycle, reported */
 					for (size_t m = 0; m < n->group->hosts.n; m++)
-						policy_group_add(p, g, n->group->hosts.v[m], mark,
-						                 f->g + 1);
+						policy_group_add(C, g, n->group->hosts.v[m], stamp);
 				}
 				color[f->g] = 2;
 				depth--;
@@ -821,13 +844,12 @@ static void policy_check_groups(struct policy_checker *C)
 		}
 	}
 	free(stack);
-	free(mark);
 	free(color);
 }
 
 /* Resolve a from/to/manage reference; false (reported) if unknown. */
-static bool policy_resolve(const struct policy_checker *C, const struct nameref *r,
-                           struct host **h_r, struct group **g_r)
+static bool policy_resolve(struct policy_checker *C, const struct nameref *r, struct host **h_r,
+                           struct group **g_r)
 {
 	const struct policy_name *n;
 
@@ -886,7 +908,7 @@ static bool policy_check_side_host(const struct policy_checker *C, const struct 
 	return ok;
 }
 
-static void policy_check_side(const struct policy_checker *C, const struct nameref *r,
+static void policy_check_side(struct policy_checker *C, const struct nameref *r,
                               const struct host *h, const struct group *g, const struct segment *s,
                               const char *side)
 {
@@ -898,6 +920,8 @@ static void policy_check_side(const struct policy_checker *C, const struct namer
 		policy_check_side_host(C, r, NULL, h, s, side);
 		return;
 	}
+	if (C->group_ok[g - C->p->groups.v] == s)
+		return; /* checked for this segment already */
 	for (size_t i = 0; i < g->hosts.n; i++) {
 		if (bad == POLICY_MAX_SIDE_ERRORS) {
 			size_t more = 0;
@@ -913,6 +937,8 @@ static void policy_check_side(const struct policy_checker *C, const struct namer
 		if (!policy_check_side_host(C, r, g, g->hosts.v[i], s, side))
 			bad++;
 	}
+	if (bad == 0)
+		C->group_ok[g - C->p->groups.v] = s;
 }
 
 static const char *policy_flow_word(enum flow_kind k)
@@ -1064,7 +1090,7 @@ static void policy_check_flow(struct policy_checker *C, struct flow *f)
 /* ------------------------------------------------------------------ */
 /* redundancy */
 
-/* Hosts a side stands for; NULL = everything in the segment. */
+/* Hosts a side stands for; all = everything in the segment. */
 struct policy_side {
 	struct host *const *v;
 	size_t n;
@@ -1087,26 +1113,36 @@ static struct policy_side policy_side_of(struct host *const *one, const struct g
 	return s;
 }
 
-static bool policy_side_covers(const struct policy_side *a, const struct policy_side *b)
+/* Is the redundancy budget spent?  Counts n steps. */
+static bool policy_spent(struct policy_checker *C, size_t n)
 {
+	C->work += n;
+	return C->work > POLICY_REDUNDANCY_WORK;
+}
+
+static bool policy_side_covers(struct policy_checker *C, const struct policy_side *a,
+                               const struct policy_side *b)
+{
+	size_t stamp;
+
 	if (a->all)
 		return true;
 	if (b->all)
 		return false;
-	for (size_t i = 0; i < b->n; i++) {
-		bool in = false;
-
-		for (size_t k = 0; k < a->n && !in; k++)
-			in = a->v[k] == b->v[i];
-		if (!in)
+	if (policy_spent(C, a->n + b->n))
+		return false;
+	stamp = ++C->stamp;
+	for (size_t i = 0; i < a->n; i++)
+		C->mark[a->v[i] - C->p->hosts.v] = stamp;
+	for (size_t i = 0; i < b->n; i++)
+		if (C->mark[b->v[i] - C->p->hosts.v] != stamp)
 			return false;
-	}
 	return true;
 }
 
-/* Is every port of range r covered by the ranges of proto in svcs? */
-static bool policy_range_covered(const struct service *v, size_t n, enum proto proto, unsigned lo,
-                                 unsigned hi)
+/* Is every port of lo-hi covered by the ranges of proto in v? */
+static bool policy_range_covered(struct policy_checker *C, const struct service *v, size_t n,
+                                 enum proto proto, unsigned lo, unsigned hi)
 {
 	unsigned at = lo;
 
@@ -1116,6 +1152,8 @@ static bool policy_range_covered(const struct service *v, size_t n, enum proto p
 		for (size_t i = 0; i < n; i++) {
 			if (v[i].proto != proto)
 				continue;
+			if (policy_spent(C, v[i].ports.n))
+				return false;
 			for (size_t k = 0; k < v[i].ports.n; k++)
 				if (v[i].ports.v[k].lo <= at && at <= v[i].ports.v[k].hi &&
 				    v[i].ports.v[k].hi >= best)
@@ -1128,7 +1166,7 @@ static bool policy_range_covered(const struct service *v, size_t n, enum proto p
 	return true;
 }
 
-static bool policy_svcs_cover(const struct flow *a, const struct flow *b)
+static bool policy_svcs_cover(struct policy_checker *C, const struct flow *a, const struct flow *b)
 {
 	for (size_t i = 0; i < b->svcs.n; i++) {
 		const struct service *s = &b->svcs.v[i];
@@ -1143,8 +1181,8 @@ static bool policy_svcs_cover(const struct flow *a, const struct flow *b)
 			continue;
 		}
 		for (size_t k = 0; k < s->ports.n; k++)
-			if (!policy_range_covered(a->svcs.v, a->svcs.n, s->proto, s->ports.v[k].lo,
-			                          s->ports.v[k].hi))
+			if (!policy_range_covered(C, a->svcs.v, a->svcs.n, s->proto,
+			                          s->ports.v[k].lo, s->ports.v[k].hi))
 				return false;
 	}
 	return true;
@@ -1158,7 +1196,7 @@ static int policy_date_cmp(const struct date *a, const struct date *b)
 }
 
 /* Does the earlier flow e already do everything the later flow l does? */
-static bool policy_flow_covers(const struct flow *e, const struct flow *l)
+static bool policy_flow_covers(struct policy_checker *C, const struct flow *e, const struct flow *l)
 {
 	struct policy_side ef, et, lf, lt;
 
@@ -1174,43 +1212,97 @@ static bool policy_flow_covers(const struct flow *e, const struct flow *l)
 	et = policy_side_of(&e->to_host, e->to_group);
 	lf = policy_side_of(&l->from_host, l->from_group);
 	lt = policy_side_of(&l->to_host, l->to_group);
-	return policy_side_covers(&ef, &lf) && policy_side_covers(&et, &lt) &&
-	       policy_svcs_cover(e, l);
+	return policy_side_covers(C, &ef, &lf) && policy_side_covers(C, &et, &lt) &&
+	       policy_svcs_cover(C, e, l);
 }
 
-static bool policy_flow_usable(const struct flow *f)
+static bool policy_flow_usable(const struct policy_checker *C, size_t i)
 {
-	return f->src_seg && f->dst_seg && f->src_seg != f->dst_seg && !f->expired &&
-	       (!f->from.name || f->from_host || f->from_group) &&
+	const struct flow *f = &C->p->flows.v[i];
+
+	return !C->flow_bad[i] && f->src_seg && f->dst_seg && f->src_seg != f->dst_seg &&
+	       !f->expired && (!f->from.name || f->from_host || f->from_group) &&
 	       (!f->to.name || f->to_host || f->to_group);
 }
 
+static const struct policy *policy_flow_sort_ctx;
+
+/* Flows by segment pair, then in file order. */
+static int policy_flow_cmp(const void *x, const void *y)
+{
+	const struct flow *v = policy_flow_sort_ctx->flows.v;
+	size_t a = *(const size_t *)x, b = *(const size_t *)y;
+	const struct segment *sa = v[a].src_seg, *sb = v[b].src_seg;
+	const struct segment *da = v[a].dst_seg, *db = v[b].dst_seg;
+
+	if (sa != sb)
+		return sa < sb ? -1 : 1;
+	if (da != db)
+		return da < db ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
+/* Warn about flows an earlier flow between the same segments already covers. */
 static void policy_check_redundant(struct policy_checker *C)
 {
 	struct policy *p = C->p;
+	size_t *idx = xreallocarray(NULL, p->flows.n + 1, sizeof(*idx));
+	size_t *by = xreallocarray(NULL, p->flows.n + 1, sizeof(*by)); /* the covering flow */
+	bool *dup = xcalloc(p->flows.n + 1, sizeof(*dup));
+	size_t n = 0, stopped = SIZE_MAX;
 
+	for (size_t i = 0; i < p->flows.n; i++)
+		if (policy_flow_usable(C, i))
+			idx[n++] = i;
+	policy_flow_sort_ctx = p;
+	qsort(idx, n, sizeof(*idx), policy_flow_cmp);
+	for (size_t bucket = 0; bucket < n;) {
+		size_t end = bucket;
+
+		while (end < n && p->flows.v[idx[end]].src_seg == p->flows.v[idx[bucket]].src_seg &&
+		       p->flows.v[idx[end]].dst_seg == p->flows.v[idx[bucket]].dst_seg)
+			end++;
+		for (size_t i = bucket + 1; i < end; i++) {
+			struct flow *l = &p->flows.v[idx[i]];
+
+			for (size_t k = bucket; k < i; k++) {
+				struct flow *e = &p->flows.v[idx[k]];
+
+				if (e->redundant || !policy_flow_covers(C, e, l))
+					continue;
+				l->redundant = true;
+				by[idx[i]] = idx[k];
+				dup[idx[i]] = policy_flow_covers(C, l, e);
+				break;
+			}
+			if (C->work > POLICY_REDUNDANCY_WORK) {
+				stopped = idx[i];
+				goto report;
+			}
+		}
+		bucket = end;
+	}
+report:
+	/* in file order */
 	for (size_t i = 0; i < p->flows.n; i++) {
 		struct flow *l = &p->flows.v[i];
 
-		if (C->flow_bad[i] || !policy_flow_usable(l))
+		if (!l->redundant)
 			continue;
-		for (size_t k = 0; k < i; k++) {
-			struct flow *e = &p->flows.v[k];
-
-			if (C->flow_bad[k] || !policy_flow_usable(e) || e->redundant ||
-			    !policy_flow_covers(e, l))
-				continue;
-			l->redundant = true;
-			if (policy_flow_covers(l, e))
-				diag_warn(&l->pos, "duplicate flow: the same as an earlier one");
-			else
-				diag_warn(
-				    &l->pos,
-				    "redundant flow: an earlier flow already allows all of it");
-			diag_note(&e->pos, "the earlier flow");
-			break;
-		}
+		if (dup[i])
+			diag_warn(&l->pos, "duplicate flow: the same as an earlier one");
+		else
+			diag_warn(&l->pos,
+			          "redundant flow: an earlier flow already allows all of it");
+		diag_note(&p->flows.v[by[i]].pos, "the earlier flow");
 	}
+	if (stopped != SIZE_MAX)
+		diag_warn(
+		    &p->flows.v[stopped].pos,
+		    "too many flows to compare them all for redundancy; some were not compared");
+	free(dup);
+	free(by);
+	free(idx);
 }
 
 static void policy_check_mgmt(struct policy_checker *C)
@@ -1229,6 +1321,7 @@ bool policy_check(struct policy *p)
 
 	memset(&C, 0, sizeof(C));
 	C.p = p;
+	C.mark = xcalloc(p->hosts.n + 1, sizeof(*C.mark));
 	if (p->today.year == 0)
 		p->today = policy_today();
 	policy_check_segments(&C);
@@ -1236,6 +1329,7 @@ bool policy_check(struct policy *p)
 	policy_check_hosts(&C);
 	policy_check_groups(&C);
 	C.flow_bad = xcalloc(p->flows.n + 1, sizeof(*C.flow_bad));
+	C.group_ok = xcalloc(p->groups.n + 1, sizeof(*C.group_ok));
 	for (size_t i = 0; i < p->flows.n; i++) {
 		int before = diag_errors();
 
@@ -1247,5 +1341,7 @@ bool policy_check(struct policy *p)
 	free(C.names);
 	free(C.spans);
 	free(C.flow_bad);
+	free(C.group_ok);
+	free(C.mark);
 	return diag_errors() == errors;
 }

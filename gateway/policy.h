@@ -28,6 +28,12 @@
 #define POLICY_DEFAULT_RELAY_PORT 10025
 #define POLICY_DEFAULT_LOG_GROUP 5
 #define POLICY_EXPIRY_WARN_DAYS 30
+/* Counts that keep checking and compiling cheap on hostile input. */
+#define POLICY_MAX_SEGMENTS 64
+#define POLICY_MAX_SEGMENT_IFACES 16 /* interfaces of one segment */
+#define POLICY_MAX_SEGMENT_NETS 64   /* networks of one segment */
+#define POLICY_MAX_FLOWS 16384
+#define POLICY_MAX_GROUP_HOSTS (4u * 1024 * 1024) /* all groups, expanded, together */
 
 /* The guideline role of a segment; drives the invariants. */
 enum seg_kind {

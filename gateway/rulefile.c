@@ -1084,6 +1084,9 @@ static bool rulefile_ifname(struct rulefile_parser *P, struct segment *seg)
 		               "'-', '_' or '.')",
 		               rulefile_show_len(t->p, t->n), t->p, rulefile_show_more(t->n),
 		               POLICY_IFNAME_MAX);
+	} else if (seg->ifaces.n == POLICY_MAX_SEGMENT_IFACES) {
+		rulefile_error(P, &t->pos, "segment \"%s\" has more than %d interfaces", seg->id,
+		               POLICY_MAX_SEGMENT_IFACES);
 	} else {
 		*VEC_PUSH(seg->ifaces) = xstrndup(t->p, t->n);
 		seg->ifaces.pos =
@@ -1162,6 +1165,11 @@ static bool rulefile_segment_stmt(struct rulefile_parser *P, void *arg)
 
 			if (!rulefile_prefix(P, false, &n))
 				continue;
+			if (seg->nets.n == POLICY_MAX_SEGMENT_NETS) {
+				rulefile_error(P, &npos, "segment \"%s\" has more than %d networks",
+				               seg->id, POLICY_MAX_SEGMENT_NETS);
+				continue;
+			}
 			*VEC_PUSH(seg->nets) = n;
 			seg->nets.pos =
 			    xreallocarray(seg->nets.pos, seg->nets.cap, sizeof(*seg->nets.pos));
@@ -1213,6 +1221,12 @@ static bool rulefile_segment(struct rulefile_parser *P)
 		free(id.name);
 		free(label);
 		return false;
+	}
+	if (p->segs.n == POLICY_MAX_SEGMENTS) {
+		rulefile_error(P, &id.pos, "more than %d segments", POLICY_MAX_SEGMENTS);
+		free(id.name);
+		free(label);
+		return false; /* the block is skipped */
 	}
 	seg = VEC_PUSH(p->segs);
 	segidx = p->segs.n - 1;
@@ -1429,6 +1443,11 @@ static bool rulefile_flow(struct rulefile_parser *P)
 	}
 	if (!ok || P->nerrors != errors) {
 		/* a flow with a syntax error is dropped: its other errors would be noise */
+		policy_flow_free(&f);
+		return true;
+	}
+	if (P->p->flows.n == POLICY_MAX_FLOWS) {
+		rulefile_error(P, &f.pos, "more than %d flows", POLICY_MAX_FLOWS);
 		policy_flow_free(&f);
 		return true;
 	}
@@ -1778,7 +1797,10 @@ static void rulefile_load_path(struct rulefile_ctx *ctx, const char *path, const
 	}
 	real = realpath(path, NULL);
 	if (!real) {
-		diag_error(where, "cannot open %s: %s", show, strerror(errno));
+		if (from)
+			diag_error(where, "cannot open %s: %s", show, strerror(errno));
+		else
+			diag_error(where, "cannot open: %s", strerror(errno));
 		return;
 	}
 	if (rulefile_seen(ctx->stack_real.v, ctx->stack_real.n, real, &at)) {
@@ -1805,7 +1827,10 @@ static void rulefile_load_path(struct rulefile_ctx *ctx, const char *path, const
 	}
 	text = rulefile_read(path, &len, &why);
 	if (!text) {
-		diag_error(where, "cannot read %s: %s", show, why);
+		if (from)
+			diag_error(where, "cannot read %s: %s", show, why);
+		else
+			diag_error(where, "cannot read: %s", why);
 		free(real);
 		return;
 	}
