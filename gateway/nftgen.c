@@ -588,6 +588,7 @@ static void nftgen_ingress(struct nftgen_table *t, const struct nftgen_opts *o,
 			   const struct policy *p, const struct segment *seg)
 {
 	static const int fams[] = {AF_INET, AF_INET6};
+	const struct srcpos *regpos = &seg->pos;
 	struct nftgen_chain *c;
 
 	c = nftgen_add_chain(t, nftgen_strdupf("in_%s", seg->id), NFTGEN_CHAIN_INGRESS);
@@ -619,22 +620,25 @@ static void nftgen_ingress(struct nftgen_table *t, const struct nftgen_opts *o,
 	}
 	if (!seg->registered_only)
 		return;
+	/* the registered-only rules name the line that asked for them */
+	if (seg->registered_only_pos.line > 0)
+		regpos = &seg->registered_only_pos;
 	for (size_t f = 0; f < 2; f++) {
 		int v = fams[f] == AF_INET ? 4 : 6;
-		struct nftgen_rule *r = nftgen_add_rule(t, c, nftgen_pos_comment(o, &seg->pos));
+		struct nftgen_rule *r = nftgen_add_rule(t, c, nftgen_pos_comment(o, regpos));
 		struct nftgen_match *m;
 		char *set = nftgen_strdupf("%s_reg%d", seg->id, v);
 
 		nftgen_match_set(r, fams[f], false, false, set);
 		free(set);
 		nftgen_verdict_set(r, NFTGEN_V_RETURN);
-		r = nftgen_add_rule(t, c, nftgen_pos_comment(o, &seg->pos));
+		r = nftgen_add_rule(t, c, nftgen_pos_comment(o, regpos));
 		m = nftgen_add_match(r, NFTGEN_M_ADDR_MAC);
 		m->family = fams[f];
 		m->set = nftgen_strdupf("%s_reg%dmac", seg->id, v);
 		nftgen_verdict_set(r, NFTGEN_V_RETURN);
 	}
-	nftgen_deny(nftgen_add_rule(t, c, nftgen_pos_comment(o, &seg->pos)),
+	nftgen_deny(nftgen_add_rule(t, c, nftgen_pos_comment(o, regpos)),
 		    nftgen_strdupf("sekisho deny %s unregistered ", seg->id));
 }
 
