@@ -718,7 +718,6 @@ static void nftgen_chains(struct nftgen_table *t, const struct policy *p,
 			  const struct nftgen_opts *o)
 {
 	static const uint8_t nd[] = {133, 134, 135, 136};
-	uint8_t echo4 = NFTGEN_ICMP_ECHO_REQUEST, echo6 = NFTGEN_ICMPV6_ECHO_REQUEST;
 	struct nftgen_chain *fwd, *in, *mail;
 	struct nftgen_rule *r;
 	size_t first_pair;
@@ -788,12 +787,8 @@ static void nftgen_chains(struct nftgen_table *t, const struct policy *p,
 	nftgen_match_icmp(r, AF_INET6, nd, sizeof(nd));
 	nftgen_verdict_set(r, NFTGEN_V_ACCEPT);
 	nftgen_ingress_vmap(t, p, in);
-	r = nftgen_add_rule(t, in, xstrdup("sekisho: ping the box"));
-	nftgen_match_icmp(r, AF_INET, &echo4, 1);
-	nftgen_verdict_set(r, NFTGEN_V_ACCEPT);
-	r = nftgen_add_rule(t, in, xstrdup("sekisho: ping the box"));
-	nftgen_match_icmp(r, AF_INET6, &echo6, 1);
-	nftgen_verdict_set(r, NFTGEN_V_ACCEPT);
+	/* nothing else reaches the box (docs/rules.md), not even ping: that is
+	 * granted per host with `manage from X ping` */
 	for (size_t i = 0; i < p->mgmt.n; i++)
 		nftgen_mgmt(t, o, in, &p->mgmt.v[i]);
 	for (size_t i = 0; i < p->flows.n; i++)
