@@ -12,13 +12,13 @@ bench_need_root() {
 	fi
 }
 
-# Release build of the sekisho binary (skipped with BENCH_NO_BUILD=1).
+# Release build of the sekisho binary and the bench helper (skipped with BENCH_NO_BUILD=1).
 bench_build_sekisho() {
 	if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
 		local log
 		log=$(mktemp /tmp/sk-bench-build.XXXXXX)
 		if ! { cmake -S "$bench_top" -B "$bench_build" -DCMAKE_BUILD_TYPE=Release &&
-			cmake --build "$bench_build" -j2 --target sekisho; } >"$log" 2>&1; then
+			cmake --build "$bench_build" -j2 --target sekisho sekisho-udpflood; } >"$log" 2>&1; then
 			tail -30 "$log" >&2
 			rm -f "$log"
 			echo "$0: Release build failed" >&2
