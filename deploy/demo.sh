@@ -85,7 +85,6 @@ fi
 
 step "sekisho apply rules/   (in ${P}box)"
 sk apply "$RULES"
-sk status || true
 
 # --- traffic -----------------------------------------------------------------
 
@@ -229,12 +228,15 @@ sleep 1.2 # the kernel flushes batched log messages within 1 s
 kill -INT "$NFLOG_PID" 2>/dev/null || true
 wait "$NFLOG_PID" 2>/dev/null || true
 
-step "deny counters (nft list table inet sekisho: the logging drop rule of each chain)"
+step "deny counters: sekisho status (per segment pair)"
+sk status
+echo
+echo "ingress checks and the box itself (nft list table inet sekisho):"
 ip netns exec "${P}box" nft list table inet sekisho |
 	awk '/^\tchain / {chain = $2}
 	     /log prefix "sekisho deny/ && match($0, /packets [0-9]+/) {
 		n = substr($0, RSTART + 8, RLENGTH - 8)
-		if (n > 0) printf "  %-22s %4d packets denied\n", chain, n
+		if (n > 0 && chain !~ /_to_/) printf "  %-22s %4d packets denied\n", chain, n
 	     }'
 
 step "nflog group 5 (what the monitor reads): a few denied packets"
