@@ -5,6 +5,9 @@
  *   prepare the new version on disk -> netlink_apply (one batch) -> commit
  *   the version (only now is it `current`) -> cut conntrack entries the new
  *   policy no longer permits.
+ * Rules that compile to the digest of the current version are applied
+ * again (the kernel table is re-asserted) but not recorded as a new version,
+ * so repeated applies and reloads do not push real history out.
  *
  * TRUST: rule files are parsed by rulefile.c as untrusted input; the state
  * directory is locked by the caller.
@@ -33,7 +36,8 @@ struct apply_opts {
 };
 
 struct apply_result {
-	unsigned version;  /* the new version */
+	unsigned version;  /* the new version (or the current one when unchanged) */
+	bool unchanged;    /* the rules compiled to the current version: re-applied, not recorded again */
 	char digest[17];
 	size_t nrules, nsets, nchains;
 	size_t expired;    /* expired exceptions left out */

@@ -95,8 +95,9 @@ int cmd_show(const struct cmd_opts *o, int argc, char **argv)
 
 static void cmd_report(const char *what, const struct apply_result *r)
 {
-	log_info("%s: version %06u applied (digest %s, %zu rules, %zu sets, %zu chains) in %.1f ms",
-		 what, r->version, r->digest, r->nrules, r->nsets, r->nchains, r->ms);
+	log_info("%s: version %06u %s (digest %s, %zu rules, %zu sets, %zu chains) in %.1f ms",
+		 what, r->version, r->unchanged ? "re-applied, unchanged" : "applied", r->digest,
+		 r->nrules, r->nsets, r->nchains, r->ms);
 	if (r->expired)
 		log_warn("%zu expired exception%s not applied (see the warnings above)", r->expired,
 			 r->expired == 1 ? "" : "s");
