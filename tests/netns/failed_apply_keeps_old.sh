@@ -20,6 +20,7 @@ echo 'allow joho -> lgwan tcp/443        # plain allow across the LGWAN boundary
 line=$(wc -l <"$B/joho.rules")
 rc=0
 sk apply "$B" >"$T/apply1.out" 2>&1 || rc=$?
+sed 's/^/    | /' "$T/apply1.out"
 if [ $rc -ne 0 ]; then ok "apply of a rule dir that fails check exits $rc"; else fail "apply of a rule dir that fails check exited 0"; fi
 if grep -q "joho.rules:$line:" "$T/apply1.out"; then
 	ok "the error names joho.rules:$line"
@@ -38,6 +39,7 @@ grep -q 'tcp/80,443,8080' "$G/joho.rules" || fatal "could not edit the test copy
 fline=$(grep -n '^allow joho -> internet' "$G/joho.rules" | cut -d: -f1)
 rc=0
 SEKISHO_TEST_FAIL_RULE="$G/joho.rules:$fline" sk apply "$G" >"$T/apply2.out" 2>&1 || rc=$?
+sed 's/^/    | /' "$T/apply2.out"
 if [ $rc -ne 0 ]; then
 	ok "apply with a kernel-side failure exits $rc"
 else
