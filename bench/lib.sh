@@ -30,18 +30,19 @@ bench_build_sekisho() {
 	[ -x "$bench_sekisho" ] || { echo "$0: no $bench_sekisho" >&2; exit 2; }
 }
 
-# bench_time_us CMD...: run CMD (its stdout to $bench_out, default
-# /dev/null), print the wall time in microseconds; fail if CMD fails.
-bench_time_us() {
-	local s e rc=0
-	s=$(date +%s%N)
-	"$@" >"${bench_out:-/dev/null}" 2>>"${bench_err:-/dev/stderr}" || rc=$?
-	e=$(date +%s%N)
+# bench_time CMD...: run CMD (its stdout to $bench_out, default /dev/null;
+# stderr appended to $bench_err), print "WALL_US CPU_US": wall time and
+# user + system CPU time of CMD in microseconds (bash's time keyword; CPU
+# time hardly moves when other work shares the cores, wall time does).
+# Fails if CMD fails.
+bench_time() {
+	local t rc=0 TIMEFORMAT='%3R %3U %3S'
+	t=$({ time "$@" >"${bench_out:-/dev/null}" 2>>"${bench_err:-/dev/stderr}"; } 2>&1) || rc=$?
 	if [ $rc -ne 0 ]; then
 		echo "$0: failed ($rc): $*" >&2
 		return $rc
 	fi
-	echo $(((e - s) / 1000))
+	echo "$t" | awk '{ printf "%d %d\n", $1 * 1e6, ($2 + $3) * 1e6 }'
 }
 
 # bench_median V...: the median (lower middle for an even count).

@@ -42,11 +42,14 @@ sk=$bench_sekisho
 ip netns add "$ns"
 inns() { ip netns exec "$ns" "$@"; }
 export bench_err="$work/stderr"
+: >"$bench_err"
 
 echo "rule_apply: $(bench_machine)"
 echo "rule_apply: runs per figure: $bench_runs (median); sekisho: $sk"
 
-results=()
+results=() cpu=()
+fmt='%7s %8s %8s %9s %9s %6s %9s %9s %6s %5s  %s'
+cfmt='%7s %18s %9s %6s %9s %9s %6s'
 for n in "${sizes[@]}"; do
 	d="$work/rules-$n"
 	python3 "$bench_top/bench/gen_policy.py" "$n" --out "$d" --equiv "$work/equiv-$n.nft"
@@ -68,63 +71,82 @@ for n in "${sizes[@]}"; do
 	} >"$anchor"
 
 	t_check=() t_show=() t_anew=() t_arep=() t_nnew=() t_nrep=()
+	c_anew=() c_arep=() c_nnew=() c_nrep=()
 	for ((r = 1; r <= bench_runs; r++)); do
 		# alternate which of the two goes first, so neither always gets the
 		# warmer caches
 		for who in $( ((r % 2)) && echo "sk nft" || echo "nft sk"); do
 			inns nft flush ruleset
 			if [ "$who" = nft ]; then
-				t_nnew+=("$(bench_time_us inns nft -f "$anchor")")
-				t_nrep+=("$(bench_time_us inns nft -f "$anchor")")
+				read -r w c < <(bench_time inns nft -f "$anchor")
+				t_nnew+=("$w") c_nnew+=("$c")
+				read -r w c < <(bench_time inns nft -f "$anchor")
+				t_nrep+=("$w") c_nrep+=("$c")
 				[ "$r" = 1 ] && inns nft list ruleset >"$work/list-nft-$n"
 			elif [ $have_sk = 1 ]; then
 				rm -rf "$work/state"
 				mkdir -p "$work/state"
-				t_anew+=("$(bench_time_us inns "$sk" --state-dir "$work/state" apply "$d")")
-				t_arep+=("$(bench_time_us inns "$sk" --state-dir "$work/state" apply "$d")")
+				read -r w c < <(bench_time inns "$sk" --state-dir "$work/state" apply "$d")
+				t_anew+=("$w") c_anew+=("$c")
+				read -r w c < <(bench_time inns "$sk" --state-dir "$work/state" apply "$d")
+				t_arep+=("$w") c_arep+=("$c")
 				[ "$r" = 1 ] && inns nft list ruleset >"$work/list-sk-$n"
 			fi
 		done
 		if [ $have_sk = 1 ]; then
-			t_check+=("$(bench_time_us "$sk" check "$d")")
-			t_show+=("$(bench_time_us "$sk" show "$d")")
+			read -r w c < <(bench_time "$sk" check "$d")
+			t_check+=("$w")
+			read -r w c < <(bench_time "$sk" show "$d")
+			t_show+=("$w")
 		fi
 	done
 	inns nft flush ruleset
+	for a in t_nnew t_nrep; do
+		eval "[ \${#$a[@]} -eq $bench_runs ]" || { echo "$0: nft -f failed" >&2; exit 1; }
+	done
 
 	same="-"
-	if [ $have_sk = 1 ]; then
+	nnew=$(bench_median "${t_nnew[@]}") nrep=$(bench_median "${t_nrep[@]}")
+	cnnew=$(bench_median "${c_nnew[@]}") cnrep=$(bench_median "${c_nrep[@]}")
+	if [ $have_sk = 1 ] && [ ${#t_anew[@]} -eq "$bench_runs" ] && [ ${#t_arep[@]} -eq "$bench_runs" ]; then
 		if cmp -s "$work/list-sk-$n" "$work/list-nft-$n"; then same=yes; else same=NO; fi
 		check=$(bench_median "${t_check[@]}") show=$(bench_median "${t_show[@]}")
 		anew=$(bench_median "${t_anew[@]}") arep=$(bench_median "${t_arep[@]}")
-	fi
-	nnew=$(bench_median "${t_nnew[@]}") nrep=$(bench_median "${t_nrep[@]}")
-	if [ $have_sk = 1 ]; then
+		canew=$(bench_median "${c_anew[@]}") carep=$(bench_median "${c_arep[@]}")
 		verdict=PASS
 		[ "$anew" -le "$nnew" ] || verdict=MISS
 		[ "$arep" -le "$nrep" ] || verdict=MISS
 		if [ "$n" -ge 100000 ] && { [ "$anew" -gt 1000000 ] || [ "$arep" -gt 1000000 ]; }; then
 			verdict=MISS
 		fi
-		results+=("$(printf '%7s %8s %8s %9s %9s %6s %9s %9s %6s %5s  %s' "$n" \
+		results+=("$(printf "$fmt" "$n" \
 			"$(bench_s "$check")" "$(bench_s "$show")" \
 			"$(bench_s "$anew")" "$(bench_s "$nnew")" "$(bench_ratio "$anew" "$nnew")" \
 			"$(bench_s "$arep")" "$(bench_s "$nrep")" "$(bench_ratio "$arep" "$nrep")" \
 			"$same" "$verdict")")
+		cpu+=("$(printf "$cfmt" "$n" \
+			"$(bench_s "$canew")" "$(bench_s "$cnnew")" "$(bench_ratio "$canew" "$cnnew")" \
+			"$(bench_s "$carep")" "$(bench_s "$cnrep")" "$(bench_ratio "$carep" "$cnrep")")")
 	else
-		results+=("$(printf '%7s %8s %8s %9s %9s %6s %9s %9s %6s %5s  %s' "$n" \
+		[ $have_sk = 1 ] && echo "rule_apply: N=$n: sekisho apply failed, see above" >&2
+		results+=("$(printf "$fmt" "$n" \
 			n/a n/a n/a "$(bench_s "$nnew")" - n/a "$(bench_s "$nrep")" - - \
-			"anchor only (hand-written equivalent)")")
+			"anchor only")")
+		cpu+=("$(printf "$cfmt" "$n" n/a "$(bench_s "$cnnew")" - n/a "$(bench_s "$cnrep")" -)")
 	fi
 	echo "rule_apply: N=$n done; anchor $(wc -c <"$anchor") bytes," \
 		"$(grep -c . "$work/list-nft-$n") listed lines" >&2
 done
 
 echo
-echo "rule_apply: seconds, median of $bench_runs; new = into an empty namespace," \
-	"repl = over the same table"
+echo "rule_apply: wall seconds, median of $bench_runs; new = into an empty namespace," \
+	"rep = replacing the same table"
 echo "rule_apply: target: apply <= nft -f (ratio <= 1.00), and <= 1 s at 100k;" \
 	"same = nft list ruleset identical after apply and after nft -f"
-printf '%7s %8s %8s %9s %9s %6s %9s %9s %6s %5s  %s\n' N check show \
-	"apply new" "nft new" ratio "apply rep" "nft rep" ratio same result
+printf "$fmt\n" N check show "apply new" "nft new" ratio "apply rep" "nft rep" ratio same result
 for l in "${results[@]}"; do echo "$l"; done
+echo
+echo "rule_apply: CPU seconds (user + system, the kernel's batch work included), median;" \
+	"less sensitive than wall time to other work on the machine"
+printf "$cfmt\n" N "apply new" "nft new" ratio "apply rep" "nft rep" ratio
+for l in "${cpu[@]}"; do echo "$l"; done
