@@ -26,9 +26,15 @@ static double apply_now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* SEKISHO_TIMING=1: where an apply spends its time, logged at the end */
+static struct {
+	double load, check, compile, print, record, kernel, cut;
+} apply_timing;
+
 int apply_compile(const char *dir, const struct nftgen_opts *no, struct policy **p_r,
 		  struct nftgen_table **t_r)
 {
+	double t0 = apply_now_ms(), t1, t2;
 	struct policy *p;
 	DIR *d;
 	int before = diag_errors();
@@ -42,13 +48,18 @@ int apply_compile(const char *dir, const struct nftgen_opts *no, struct policy *
 	}
 	closedir(d);
 	p = rulefile_load_dir(dir);
+	t1 = apply_now_ms();
+	apply_timing.load = t1 - t0;
 	if (!policy_check(p) || diag_errors() > before) {
 		log_error("%s: %d error(s) in the rule files; nothing applied", dir,
 			  diag_errors() - before);
 		policy_free(p);
 		return APPLY_REFUSED;
 	}
+	t2 = apply_now_ms();
+	apply_timing.check = t2 - t1;
 	*t_r = nftgen_compile(p, no);
+	apply_timing.compile = apply_now_ms() - t2;
 	*p_r = p;
 	return APPLY_OK;
 }
@@ -83,9 +94,11 @@ int apply_run(struct state *st, const struct apply_opts *o, struct apply_result 
 	struct strbuf show = STRBUF_INIT, err = STRBUF_INIT;
 	struct policy *p = NULL;
 	struct nftgen_table *t = NULL;
+	double tm = 0;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
+	memset(&apply_timing, 0, sizeof(apply_timing));
 	if (o->prefix && strcmp(o->prefix, load_prefix) != 0) {
 		no.from_prefix = load_prefix;
 		no.to_prefix = o->prefix;
@@ -98,6 +111,7 @@ int apply_run(struct state *st, const struct apply_opts *o, struct apply_result 
 			r->expired++;
 	/* the same ruleset again: re-assert it in the kernel, keep the history */
 	if (apply_same_as_current(st, t, &r->version)) {
+		tm = apply_now_ms();
 		if (netlink_apply(t, &err) < 0) {
 			fprintf(stderr, "%s\n", err.s);
 			log_error("apply failed; the running ruleset is unchanged");
@@ -105,9 +119,13 @@ int apply_run(struct state *st, const struct apply_opts *o, struct apply_result 
 			goto out;
 		}
 		r->unchanged = true;
+		apply_timing.kernel = apply_now_ms() - tm;
 		goto done;
 	}
+	tm = apply_now_ms();
 	nftprint_table(t, &show, true);
+	apply_timing.print = apply_now_ms() - tm;
+	tm = apply_now_ms();
 	rec.load_prefix = load_prefix;
 	rec.source = o->source ? o->source : o->rules_dir;
 	rec.prefix = o->prefix ? o->prefix : load_prefix;
@@ -118,6 +136,8 @@ int apply_run(struct state *st, const struct apply_opts *o, struct apply_result 
 		ret = APPLY_ERROR;
 		goto out;
 	}
+	apply_timing.record = apply_now_ms() - tm;
+	tm = apply_now_ms();
 	if (netlink_apply(t, &err) < 0) {
 		fprintf(stderr, "%s\n", err.s);
 		log_error("apply failed; the running ruleset is unchanged");
@@ -125,6 +145,7 @@ int apply_run(struct state *st, const struct apply_opts *o, struct apply_result 
 		ret = APPLY_REFUSED;
 		goto out;
 	}
+	apply_timing.kernel = apply_now_ms() - tm;
 	r->version = txn.num;
 	if (state_commit(st, &txn, &err) < 0) {
 		log_error("the ruleset is applied but could not be recorded: %s", err.s);
@@ -139,12 +160,19 @@ done:
 	r->nchains = t->chains.n;
 	r->ms = apply_now_ms() - t0;
 	if (o->cut) {
+		tm = apply_now_ms();
 		strbuf_reset(&err);
 		if (ctcut_run(t, p, &r->ct, &err) == 0)
 			r->cut_done = true;
 		else
 			log_warn("could not cut connections the new rules do not permit: %s", err.s);
+		apply_timing.cut = apply_now_ms() - tm;
 	}
+	if (getenv("SEKISHO_TIMING"))
+		log_info("timing (ms): load %.1f, check %.1f, compile %.1f, print %.1f, record %.1f, "
+			 "kernel %.1f, cut %.1f", apply_timing.load, apply_timing.check,
+			 apply_timing.compile, apply_timing.print, apply_timing.record,
+			 apply_timing.kernel, apply_timing.cut);
 	ret = APPLY_OK;
 out:
 	strbuf_free(&show);

@@ -249,6 +249,7 @@ static void netlink_chain_msg(struct netlink_batch *b, const struct nftgen_chain
 struct netlink_setdesc {
 	uint32_t flags;
 	uint32_t key_type, key_len;
+	uint32_t size; /* named sets: the size hint, 0 = none */
 	bool map; /* data: verdict */
 	uint32_t key_byteorder;
 	bool merge; /* inline interval sets: MERGE_ELEMENTS */
@@ -367,6 +368,8 @@ static uint32_t netlink_set_msgs(struct netlink_batch *b, const char *name,
 	}
 	if (anonymous)
 		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, (uint32_t)els->n);
+	else if (d->size)
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, d->size);
 	netlink_set_udata(s, d);
 	nlh = netlink_msg(b, NFT_MSG_NEWSET, NLM_F_CREATE, anonymous ? "inline set of rule" : "set",
 			  what, chain);
@@ -458,6 +461,7 @@ static void netlink_named_set(struct netlink_batch *b, const struct nftgen_set *
 	struct netlink_elems els = {0};
 
 	d.key_byteorder = NL_BYTEORDER_BIG;
+	d.size = s->size;
 	switch (s->type) {
 	case NFTGEN_SET_NET4:
 	case NFTGEN_SET_NET6: {

@@ -822,11 +822,19 @@ struct nftgen_table *nftgen_compile(const struct policy *p, const struct nftgen_
 	nftgen_chains(t, p, o);
 	/* the map refers to the pair chains, so it is filled after them */
 	nftgen_pairs_map(t, p);
+	for (size_t i = 0; i < t->sets.n; i++) {
+		struct nftgen_set *s = &t->sets.v[i];
+		if (s->type != NFTGEN_SET_NET4 && s->type != NFTGEN_SET_NET6 &&
+		    s->elems.n >= NFTGEN_SIZE_HINT_MIN && s->elems.n <= UINT32_MAX)
+			s->size = (uint32_t)s->elems.n;
+	}
 
 	nftprint_table(t, &body, false);
 	snprintf(t->digest, sizeof(t->digest), "%016llx",
 		 (unsigned long long)nftgen_fnv1a64(body.s, body.len));
-	strbuf_free(&body);
+	/* kept: printing the table again only inserts the comment line */
+	t->body_len = body.len;
+	t->body = strbuf_detach(&body);
 	return t;
 }
 
@@ -878,5 +886,6 @@ void nftgen_free(struct nftgen_table *t)
 		free(c->name);
 	}
 	free(t->chains.v);
+	free(t->body);
 	free(t);
 }

@@ -38,6 +38,10 @@
 #define NFTGEN_IFNAME_LEN 16       /* IFNAMSIZ: interface names as set keys */
 #define NFTGEN_LOG_QTHRESHOLD 1    /* nflog queue-threshold of every deny */
 #define NFTGEN_DIGEST_PREFIX "sekisho fnv1a64:"
+/* Hash sets of at least this many elements carry `size N` (N = their
+ * element count): the kernel then sizes the hash table once instead of
+ * growing it insert by insert (~20% faster loads at 100k hosts). */
+#define NFTGEN_SIZE_HINT_MIN 1024
 
 enum nftgen_set_type {
 	NFTGEN_SET_NET4,        /* ipv4_addr, flags interval */
@@ -79,6 +83,7 @@ struct nftgen_set {
 		struct nftgen_elem *v;
 		size_t n, cap;
 	} elems; /* sorted, no duplicates; interval sets merged into disjoint ranges */
+	uint32_t size; /* `size N` hint, 0 = none (see NFTGEN_SIZE_HINT_MIN) */
 };
 
 enum nftgen_match_type {
@@ -184,6 +189,8 @@ struct nftgen_table {
 		size_t n, cap;
 	} chains; /* in creation (and listing) order */
 	size_t nrules; /* over all chains */
+	char *body;    /* the printed table without the digest comment (nftprint_table) */
+	size_t body_len;
 };
 
 /*

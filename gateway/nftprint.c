@@ -74,11 +74,6 @@ static void nftprint_range(struct strbuf *sb, int family, const uint8_t *lo, con
 	}
 }
 
-static void nftprint_mac(struct strbuf *sb, const uint8_t *m)
-{
-	strbuf_printf(sb, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-}
-
 static void nftprint_verdict(struct strbuf *sb, const struct nftgen_verdict *v)
 {
 	switch (v->code) {
@@ -121,8 +116,45 @@ static const char *nftprint_set_type(enum nftgen_set_type type)
 	return "?";
 }
 
+/* IPv4 and MAC text without printf: named sets can hold 100k elements */
+static size_t nftprint_ipv4_fast(const uint8_t *a, char *out)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = a[i];
+		if (i)
+			out[n++] = '.';
+		if (v >= 100)
+			out[n++] = (char)('0' + v / 100);
+		if (v >= 10)
+			out[n++] = (char)('0' + v / 10 % 10);
+		out[n++] = (char)('0' + v % 10);
+	}
+	out[n] = '\0';
+	return n;
+}
+
+static size_t nftprint_mac_fast(const uint8_t *m, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (int i = 0; i < 6; i++) {
+		if (i)
+			out[n++] = ':';
+		out[n++] = hex[m[i] >> 4];
+		out[n++] = hex[m[i] & 15];
+	}
+	out[n] = '\0';
+	return n;
+}
+
 static void nftprint_elem(struct strbuf *sb, enum nftgen_set_type type, const struct nftgen_elem *e)
 {
+	char buf[128];
+	size_t n;
+
 	switch (type) {
 	case NFTGEN_SET_NET4:
 		nftprint_range(sb, AF_INET, e->lo, e->hi);
@@ -131,20 +163,22 @@ static void nftprint_elem(struct strbuf *sb, enum nftgen_set_type type, const st
 		nftprint_range(sb, AF_INET6, e->lo, e->hi);
 		break;
 	case NFTGEN_SET_ADDR4:
-	case NFTGEN_SET_ADDR6:
 	case NFTGEN_SET_ADDR4_MAC:
-	case NFTGEN_SET_ADDR6_MAC: {
-		char a[64];
-		int fam = type == NFTGEN_SET_ADDR4 || type == NFTGEN_SET_ADDR4_MAC ? AF_INET
-										    : AF_INET6;
-		nftprint_addr(fam, e->lo, a, sizeof(a));
-		strbuf_puts(sb, a);
-		if (type == NFTGEN_SET_ADDR4_MAC || type == NFTGEN_SET_ADDR6_MAC) {
-			strbuf_puts(sb, " . ");
-			nftprint_mac(sb, e->mac);
+	case NFTGEN_SET_ADDR6:
+	case NFTGEN_SET_ADDR6_MAC:
+		if (type == NFTGEN_SET_ADDR4 || type == NFTGEN_SET_ADDR4_MAC) {
+			n = nftprint_ipv4_fast(e->lo, buf);
+		} else {
+			nftprint_addr(AF_INET6, e->lo, buf, 64);
+			n = strlen(buf);
 		}
+		if (type == NFTGEN_SET_ADDR4_MAC || type == NFTGEN_SET_ADDR6_MAC) {
+			memcpy(buf + n, " . ", 3);
+			n += 3;
+			n += nftprint_mac_fast(e->mac, buf + n);
+		}
+		strbuf_append(sb, buf, n);
 		break;
-	}
 	case NFTGEN_SET_IFPAIR_VMAP:
 		strbuf_printf(sb, "\"%s\" . \"%s\" : ", e->ifname[0], e->ifname[1]);
 		nftprint_verdict(sb, &e->verdict);
@@ -159,12 +193,14 @@ static void nftprint_set(struct strbuf *sb, const struct nftgen_set *s)
 	strbuf_printf(sb, "\t\ttype %s\n", nftprint_set_type(s->type));
 	if (s->type == NFTGEN_SET_NET4 || s->type == NFTGEN_SET_NET6)
 		strbuf_puts(sb, "\t\tflags interval\n");
+	if (s->size)
+		strbuf_printf(sb, "\t\tsize %u\n", s->size);
 	if (s->elems.n) {
 		strbuf_puts(sb, "\t\telements = {\n");
 		for (size_t i = 0; i < s->elems.n; i++) {
-			strbuf_puts(sb, "\t\t\t");
+			strbuf_append(sb, "\t\t\t", 3);
 			nftprint_elem(sb, s->type, &s->elems.v[i]);
-			strbuf_puts(sb, ",\n");
+			strbuf_append(sb, ",\n", 2);
 		}
 		strbuf_puts(sb, "\t\t}\n");
 	}
@@ -372,13 +408,22 @@ static void nftprint_chain(struct strbuf *sb, const struct nftgen_table *t,
 
 void nftprint_table(const struct nftgen_table *t, struct strbuf *sb, bool with_digest)
 {
+	static const char head[] = "table inet " NFTGEN_TABLE " {\n";
 	bool first = true;
 
-	strbuf_puts(sb, "table inet " NFTGEN_TABLE " {\n");
 	if (with_digest) {
 		char c[64];
+
 		nftprint_table_comment(t, c, sizeof(c));
+		strbuf_puts(sb, head);
 		strbuf_printf(sb, "\tcomment \"%s\"\n", c);
+		if (t->body && t->body_len >= sizeof(head) - 1) {
+			/* the body printed at compile time, after its first line */
+			strbuf_append(sb, t->body + sizeof(head) - 1, t->body_len - (sizeof(head) - 1));
+			return;
+		}
+	} else {
+		strbuf_puts(sb, head);
 	}
 	for (size_t i = 0; i < t->sets.n; i++) {
 		if (!first)

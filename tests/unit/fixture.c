@@ -50,7 +50,7 @@ struct policy *fx_policy(void)
 	/* room so that pointers into the vectors stay valid while building */
 	p->segs.cap = 16;
 	p->segs.v = xcalloc(p->segs.cap, sizeof(*p->segs.v));
-	p->hosts.cap = 256;
+	p->hosts.cap = 8192;
 	p->hosts.v = xcalloc(p->hosts.cap, sizeof(*p->hosts.v));
 	p->groups.cap = 16;
 	p->groups.v = xcalloc(p->groups.cap, sizeof(*p->groups.v));

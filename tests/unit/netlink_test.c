@@ -275,6 +275,29 @@ static struct policy *groups_policy(void)
 	return p;
 }
 
+/* Thousands of registered hosts: size hints, elements over many messages. */
+static struct policy *big_policy(void)
+{
+	struct policy *p = fx_policy();
+	struct segment *a, *b;
+
+	a = fx_segment(p, "a", SEG_JOHO, "a0", "198.18.0.0/16 2001:2:0:a::/64");
+	a->registered_only = true;
+	b = fx_segment(p, "b", SEG_OTHER, "b0", "198.19.0.0/16");
+	fx_host(p, b, "srv", "198.19.0.1", NULL);
+	for (int i = 0; i < 6000; i++) {
+		char name[32], addrs[96], mac[32];
+
+		snprintf(name, sizeof(name), "h%d", i);
+		snprintf(addrs, sizeof(addrs), "198.18.%d.%d 2001:2:0:a::%x", 1 + i / 250, 1 + i % 250,
+			 0x1000 + i);
+		snprintf(mac, sizeof(mac), "02:00:00:00:%02x:%02x", (i >> 8) & 255, i & 255);
+		fx_host(p, a, name, addrs, i % 2 ? mac : NULL);
+	}
+	fx_flow(p, FLOW_ALLOW, "a", "b", "tcp/443", NULL, "srv", 3);
+	return p;
+}
+
 int main(int argc, char **argv)
 {
 	struct policy *p;
@@ -309,6 +332,9 @@ int main(int argc, char **argv)
 	fx_free(p);
 	p = groups_policy();
 	crosscheck(p, "groups");
+	fx_free(p);
+	p = big_policy();
+	crosscheck(p, "big");
 	fx_free(p);
 	test_read_fail_delete();
 	if (fx_failures)
