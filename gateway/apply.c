@@ -192,7 +192,7 @@ int apply_version(struct state *st, unsigned num, const char *reason, bool cut,
 	struct apply_opts o;
 	int ret;
 
-	if (state_version(st, num, &v, &err) < 0) {
+	if (state_verify(st, num, &err) < 0 || state_version(st, num, &v, &err) < 0) {
 		log_error("%s", err.s);
 		strbuf_free(&err);
 		return APPLY_ERROR;

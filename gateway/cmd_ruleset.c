@@ -631,7 +631,7 @@ int cmd_diff(const struct cmd_opts *o, int argc, char **argv)
 		strbuf_puts(&name, "running (unknown)");
 	} else {
 		cmd_kernel_matches(&run, &v);
-		if (state_show_text(&st, v.num, &old, &err) < 0)
+		if (state_verify(&st, v.num, &err) < 0 || state_show_text(&st, v.num, &old, &err) < 0)
 			log_warn("%s", err.s);
 		strbuf_printf(&name, "running (version %06u, applied from %s)", v.num, v.source);
 		state_version_free(&v);

@@ -126,16 +126,6 @@ static int state_write_file(const char *path, const char *data, size_t len, bool
 	return close(fd);
 }
 
-static void state_fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
 static int state_rmtree(const char *path)
 {
 	DIR *d = opendir(path);
@@ -203,19 +193,22 @@ static char *state_snapshot_name(const char *path, const char *prefix)
 	return strbuf_detach(&sb);
 }
 
-static int state_write_info(const char *path, const struct nftgen_table *t, const char *source,
-			    const char *prefix, const char *reason)
+/* info: what the version is, and every file's size and FNV-1a so that a
+ * version torn by a crash is detected before it is used (state_verify) */
+static int state_write_info(const char *path, const struct nftgen_table *t,
+			    const struct state_record *rec, const struct strbuf *files)
 {
 	struct strbuf sb = STRBUF_INIT;
 	int ret;
 
 	strbuf_printf(&sb, "digest=%s%s\n", NFTGEN_DIGEST_PREFIX, t->digest);
 	strbuf_printf(&sb, "applied=%lld\n", (long long)time(NULL));
-	strbuf_printf(&sb, "source=%s\n", source);
-	strbuf_printf(&sb, "prefix=%s\n", prefix);
-	strbuf_printf(&sb, "reason=%s\n", reason);
+	strbuf_printf(&sb, "source=%s\n", rec->source);
+	strbuf_printf(&sb, "prefix=%s\n", rec->prefix);
+	strbuf_printf(&sb, "reason=%s\n", rec->reason);
 	strbuf_printf(&sb, "rules=%zu\nsets=%zu\nchains=%zu\n", t->nrules, t->sets.n, t->chains.n);
-	ret = state_write_file(path, sb.s, sb.len, true);
+	strbuf_append(&sb, files->s ? files->s : "", files->len);
+	ret = state_write_file(path, sb.s, sb.len, false);
 	strbuf_free(&sb);
 	return ret;
 }
@@ -225,7 +218,7 @@ int state_prepare(struct state *st, const struct policy *p, const struct nftgen_
 {
 	struct state_version *v = NULL;
 	size_t n = 0;
-	struct strbuf path = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT, files = STRBUF_INIT;
 
 	memset(txn, 0, sizeof(*txn));
 	if (state_list(st, &v, &n, err_r) < 0)
@@ -250,22 +243,30 @@ int state_prepare(struct state *st, const struct policy *p, const struct nftgen_
 		if (state_mkdirs(path.s) < 0)
 			goto fail;
 		*slash = '/';
-		if (state_write_file(path.s, p->files.v[i].text, p->files.v[i].len, true) < 0)
+		if (state_write_file(path.s, p->files.v[i].text, p->files.v[i].len, false) < 0)
 			goto fail;
+		strbuf_printf(&files, "file=%016llx %zu %s\n",
+			      (unsigned long long)nftgen_fnv1a64(p->files.v[i].text, p->files.v[i].len),
+			      p->files.v[i].len, path.s + strlen(txn->tmpdir) + 1);
 	}
 	strbuf_reset(&path);
 	strbuf_printf(&path, "%s/show.nft", txn->tmpdir);
-	if (state_write_file(path.s, rec->show, strlen(rec->show), true) < 0)
+	if (state_write_file(path.s, rec->show, strlen(rec->show), false) < 0)
 		goto fail;
+	strbuf_printf(&files, "file=%016llx %zu show.nft\n",
+		      (unsigned long long)nftgen_fnv1a64(rec->show, strlen(rec->show)),
+		      strlen(rec->show));
 	strbuf_reset(&path);
 	strbuf_printf(&path, "%s/info", txn->tmpdir);
-	if (state_write_info(path.s, t, rec->source, rec->prefix, rec->reason) < 0)
+	if (state_write_info(path.s, t, rec, &files) < 0)
 		goto fail;
 	strbuf_free(&path);
+	strbuf_free(&files);
 	return 0;
 fail:
 	strbuf_printf(err_r, "writing %s: %s", path.s ? path.s : txn->tmpdir, strerror(errno));
 	strbuf_free(&path);
+	strbuf_free(&files);
 	state_abort(st, txn);
 	return -1;
 }
@@ -310,7 +311,6 @@ int state_commit(struct state *st, struct state_txn *txn, struct strbuf *err_r)
 		strbuf_printf(err_r, "switching %s: %s", cur, strerror(errno));
 		goto out;
 	}
-	state_fsync_dir(st->dir);
 	ret = 0;
 	free(txn->tmpdir);
 	txn->tmpdir = NULL;
@@ -477,6 +477,57 @@ int state_show_text(struct state *st, unsigned num, struct strbuf *sb, struct st
 		strbuf_printf(err_r, "reading %s: %s", path.s, strerror(errno));
 		ret = -1;
 	}
+	strbuf_free(&path);
+	free(dir);
+	return ret;
+}
+
+int state_verify(struct state *st, unsigned num, struct strbuf *err_r)
+{
+	char *dir = state_version_dir(st, num);
+	struct strbuf info, path = STRBUF_INIT, data;
+	char *line, *save = NULL;
+	size_t nfiles = 0;
+	int ret = 0;
+
+	strbuf_init(&info, STATE_MAX_FILE_BYTES);
+	strbuf_printf(&path, "%s/info", dir);
+	if (!strbuf_read_file(&info, path.s)) {
+		strbuf_printf(err_r, "version %06u: reading %s: %s", num, path.s, strerror(errno));
+		ret = -1;
+	}
+	for (line = ret ? NULL : strtok_r(info.s, "\n", &save); line && ret == 0;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long fnv;
+		size_t size;
+		int off = 0;
+
+		if (strncmp(line, "file=", 5) != 0)
+			continue;
+		if (sscanf(line + 5, "%llx %zu %n", &fnv, &size, &off) != 2 || off == 0 ||
+		    strstr(line + 5 + off, "..")) {
+			strbuf_printf(err_r, "version %06u: bad line in info: %s", num, line);
+			ret = -1;
+			break;
+		}
+		nfiles++;
+		strbuf_reset(&path);
+		strbuf_printf(&path, "%s/%s", dir, line + 5 + off);
+		strbuf_init(&data, STATE_MAX_FILE_BYTES);
+		if (!strbuf_read_file(&data, path.s) || data.len != size ||
+		    nftgen_fnv1a64(data.s ? data.s : "", data.len) != (uint64_t)fnv) {
+			strbuf_printf(err_r, "version %06u is damaged: %s does not match its record "
+					     "(interrupted while it was written?)",
+				      num, path.s);
+			ret = -1;
+		}
+		strbuf_free(&data);
+	}
+	if (ret == 0 && nfiles == 0) {
+		strbuf_printf(err_r, "version %06u: info lists no files", num);
+		ret = -1;
+	}
+	strbuf_free(&info);
 	strbuf_free(&path);
 	free(dir);
 	return ret;

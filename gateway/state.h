@@ -12,7 +12,8 @@
  *       show.nft          the `sekisho show` text that was applied
  *       info              key=value: digest, applied (epoch), source (the
  *                         rules directory as given), prefix (how rule files
- *                         were named in comments), reason, rules/sets/chains
+ *                         were named in comments), reason, rules/sets/chains,
+ *                         and file=<fnv1a64> <size> <path> for every file
  *   pending               during `apply --confirm`: the version to revert
  *                         to, the deadline and a token (see cmd_ruleset.c)
  *   confirm.log           what the confirm waiters did
@@ -24,6 +25,11 @@
  * FAILURE: functions return -1 with a message in err_r; a new version is
  * prepared in a temporary directory and becomes visible (renamed, then
  * `current` switched atomically) only after the kernel accepted it.
+ * DURABILITY: the history is not fsync()ed (an fsync per file cost more than
+ * the kernel apply of the default rules).  The kernel's ruleset does not
+ * survive a reboot either: gatewayd re-applies the rules directory at boot.
+ * A version torn by a crash is detected by state_verify() (sizes and FNV-1a
+ * of every file are in info) and is then refused for diff and rollback.
  */
 #ifndef SEKISHO_STATE_H
 #define SEKISHO_STATE_H
@@ -84,6 +90,9 @@ unsigned state_current(struct state *st);
 int state_version(struct state *st, unsigned num, struct state_version *v_r,
 		  struct strbuf *err_r);
 void state_version_free(struct state_version *v);
+/* Check that every file of a version is as recorded.  Returns 0, or -1
+ * with err_r naming the damaged file. */
+int state_verify(struct state *st, unsigned num, struct strbuf *err_r);
 /* Append a version's show text to sb.  Returns 0 or -1. */
 int state_show_text(struct state *st, unsigned num, struct strbuf *sb, struct strbuf *err_r);
 
