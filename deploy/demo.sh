@@ -22,9 +22,9 @@ TIMEOUT_S=1
 export SEKISHO_TODAY=${SEKISHO_TODAY:-2026-11-22}
 
 if [ -t 1 ]; then
-	B=$'\e[1m' G=$'\e[32m' R=$'\e[31m' Y=$'\e[33m' N=$'\e[0m'
+	B=$'\e[1m' G=$'\e[32m' R=$'\e[31m' N=$'\e[0m'
 else
-	B='' G='' R='' Y='' N=''
+	B='' G='' R='' N=''
 fi
 # padded TEXT WIDTH: TEXT padded with spaces to WIDTH terminal columns
 # (Japanese characters take two).

@@ -3,6 +3,7 @@
 # what the nft CLI builds from `sekisho show`: `nft list table inet sekisho`
 # after apply equals the listing after `sekisho show | nft -f -` in a second,
 # empty box namespace (counters and handles normalised).
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 netns_init cliagree "$@"
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # confirm_reverts: `apply --confirm 3` of B over A reverts to A by itself when
 # no `sekisho confirm` arrives in time; with `sekisho confirm` B stays.
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 netns_init confirm "$@"
 

@@ -2,6 +2,7 @@
 # denials_logged: every denied packet is counted in its segment pair's chain
 # and logged to nflog group 5 with the pair's prefix; packets to the box
 # itself likewise with "sekisho deny box ".
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 netns_init denylog "$@"
 

@@ -3,6 +3,7 @@
 # passing data when they are applied (its conntrack entry is deleted, so the
 # `established` accept no longer lets it through); a connection the new
 # rules still allow keeps going.
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 netns_init estcut "$@"
 

@@ -5,6 +5,7 @@
 # in the middle of the netlink batch (fault injection: the environment
 # variable SEKISHO_TEST_FAIL_RULE=FILE:LINE makes the batch element compiled
 # from that rule-file line fail in the kernel).
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 netns_init failapply "$@"
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh - shared by the network-namespace integration tests (sourced).
 #
 # A test does:

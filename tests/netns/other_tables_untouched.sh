@@ -2,6 +2,7 @@
 # other_tables_untouched: sekisho owns table inet sekisho only; another table
 # in the box (with a chain, a set and a rule) survives apply, a refused apply,
 # a second apply and rollback, unchanged.
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 netns_init others "$@"
 

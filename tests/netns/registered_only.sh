@@ -7,6 +7,7 @@
 # and 情報系 is registered-only too: 情報系 -> internet allows every 情報系
 # source, so there an unregistered address is stopped by the registration
 # check alone (in 指令系 every flow already names its hosts).
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 netns_init regonly "$@"
 

@@ -2,6 +2,7 @@
 # rollback: apply A, apply B (a modified copy), `sekisho rollback` -> the
 # running table is A's again, and traffic follows A; `rollback 2` after A, B,
 # C goes back to A.
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 netns_init rollback "$@"
 

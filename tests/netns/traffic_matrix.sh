@@ -3,6 +3,7 @@
 # rules allow passes with real traffic (TCP, UDP, ping; IPv4 and IPv6; from the
 # named source addresses), mail is redirected to the relay port, and a
 # representative set of everything else is dropped.
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 netns_init matrix "$@"
 
