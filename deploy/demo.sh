@@ -224,6 +224,7 @@ try "情報系 admin-pc → 指令系 dispatch tcp/8443" DENIED tcp joho $J.5 sh
 echo "関所 itself"
 try "情報系 admin-pc → 関所 ssh" ALLOWED tcp joho $J.5 box $J.1 22
 try "情報系 ops-pc → 関所 ssh" DENIED tcp joho $J.10 box $J.1 22
+try "インターネット → 関所 ping" DENIED ping inet $I.100 box $I.1 -
 sleep 1.2 # the kernel flushes batched log messages within 1 s
 kill -INT "$NFLOG_PID" 2>/dev/null || true
 wait "$NFLOG_PID" 2>/dev/null || true
