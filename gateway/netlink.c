@@ -893,7 +893,8 @@ static void netlink_rule_msg(struct netlink_batch *b, const struct nftgen_table 
 	nftnl_rule_free(c.r);
 }
 
-static void netlink_build(struct netlink_batch *b, const struct nftgen_table *t, uint32_t genid)
+static void netlink_build(struct netlink_batch *b, const struct nftgen_table *t, uint32_t genid,
+			  bool exists)
 {
 	uint32_t *set_ids = xcalloc(t->sets.n ? t->sets.n : 1, sizeof(*set_ids));
 	char comment[64];
@@ -901,9 +902,12 @@ static void netlink_build(struct netlink_batch *b, const struct nftgen_table *t,
 	b->seq0 = b->seq = (uint32_t)time(NULL);
 	b->fail_rule = getenv(NETLINK_FAIL_RULE_ENV);
 	netlink_batch_begin(b, genid);
-	/* add + delete: the delete finds a table whether one ran before or not */
-	netlink_table_msg(b, NFT_MSG_NEWTABLE, NULL);
-	netlink_table_msg(b, NFT_MSG_DELTABLE, NULL);
+	/* The table's existence was read at this generation; were it created or
+	 * deleted meanwhile, the generation check fails the batch.  Adding and
+	 * deleting a table that does not exist would leave the kernel cleanup
+	 * work every later netfilter socket close waits for. */
+	if (exists)
+		netlink_table_msg(b, NFT_MSG_DELTABLE, NULL);
 	nftprint_table_comment(t, comment, sizeof(comment));
 	netlink_table_msg(b, NFT_MSG_NEWTABLE, comment);
 	for (size_t i = 0; i < t->chains.n; i++)
@@ -969,6 +973,32 @@ static int netlink_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb
 		if (ret <= MNL_CB_STOP)
 			return ret < 0 ? -1 : 0;
 	}
+}
+
+static int netlink_table_exists_cb(const struct nlmsghdr *nlh, void *data)
+{
+	*(bool *)data = true;
+	return MNL_CB_OK;
+}
+
+/* Does table inet sekisho exist?  1 yes, 0 no, -1 error. */
+static int netlink_table_exists(struct mnl_socket *nl, struct strbuf *err_r)
+{
+	char buf[256];
+	struct nlmsghdr *nlh;
+	bool found = false;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK,
+				    (uint32_t)time(NULL));
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, NFTGEN_TABLE);
+	if (netlink_talk(nl, nlh, netlink_table_exists_cb, &found) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		strbuf_printf(err_r, "reading table inet %s: %s", NFTGEN_TABLE, strerror(errno));
+		return -1;
+	}
+	return found ? 1 : 0;
 }
 
 static int netlink_getgen(struct mnl_socket *nl, uint32_t *genid, struct strbuf *err_r)
@@ -1112,9 +1142,15 @@ int netlink_apply(const struct nftgen_table *t, struct strbuf *err_r)
 		struct netlink_ackstate st = {&b, err_r, 0, false, 0};
 		uint32_t genid = 0;
 
-		if (netlink_getgen(nl, &genid, err_r) < 0)
+		int exists;
+
+		/* the generation first: a change after it fails the batch */
+		if (netlink_getgen(nl, &genid, err_r) < 0 ||
+		    (exists = netlink_table_exists(nl, err_r)) < 0)
 			break;
-		netlink_build(&b, t, genid);
+		if (attempt == 0 && getenv(NETLINK_STALE_GENID_ENV))
+			genid--; /* the test hook: as if the ruleset changed meanwhile */
+		netlink_build(&b, t, genid, exists == 1);
 		ret = netlink_send_batch(nl, &b, &st);
 		netlink_batch_free(&b);
 		if (ret == 0 || !st.restart)
@@ -1137,14 +1173,19 @@ int netlink_delete(struct strbuf *err_r)
 	if (!nl)
 		return -1;
 	if (netlink_getgen(nl, &genid, err_r) == 0) {
-		b.seq0 = b.seq = (uint32_t)time(NULL);
-		netlink_batch_begin(&b, genid);
-		netlink_table_msg(&b, NFT_MSG_NEWTABLE, NULL);
-		netlink_table_msg(&b, NFT_MSG_DELTABLE, NULL);
-		netlink_batch_end(&b);
-		ret = netlink_send_batch(nl, &b, &st);
-		if (st.restart)
-			strbuf_printf(err_r, "the ruleset changed while deleting; try again");
+		int exists = netlink_table_exists(nl, err_r);
+
+		if (exists == 0) {
+			ret = 0; /* nothing to delete */
+		} else if (exists == 1) {
+			b.seq0 = b.seq = (uint32_t)time(NULL);
+			netlink_batch_begin(&b, genid);
+			netlink_table_msg(&b, NFT_MSG_DELTABLE, NULL);
+			netlink_batch_end(&b);
+			ret = netlink_send_batch(nl, &b, &st);
+			if (st.restart)
+				strbuf_printf(err_r, "the ruleset changed while deleting; try again");
+		}
 	}
 	netlink_batch_free(&b);
 	mnl_socket_close(nl);

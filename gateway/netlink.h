@@ -4,11 +4,12 @@
  * running table back (digest comment, object counts, rule counters) and
  * deletes it.  Other tables are never touched.
  *
- * The batch: GETGEN first; BATCH_BEGIN carrying that generation id
- * (NFNL_BATCH_GENID), so a ruleset changed meanwhile fails the batch with
- * ERESTART and the apply is retried once; NEWTABLE + DELTABLE (so the
- * delete finds a table whether or not one exists) + NEWTABLE with the
- * digest comment; chains; named sets with their elements split over as many
+ * The batch: GETGEN first, then whether the table exists; BATCH_BEGIN
+ * carrying that generation id (NFNL_BATCH_GENID), so a ruleset changed
+ * meanwhile fails the batch with ERESTART and the apply is retried once;
+ * DELTABLE when the table exists (never an add + delete of a missing table:
+ * that leaves kernel cleanup work every netfilter socket close then waits
+ * for), NEWTABLE with the digest comment; chains; named sets with their elements split over as many
  * NEWSETELEM messages as the 64 KiB attribute limit needs; then each rule,
  * preceded by its inline (anonymous) sets; BATCH_END.  Every message asks
  * for an ack; a kernel error is reported with the rule's comment (its
@@ -18,9 +19,11 @@
  * FAILURE: returns -1 with a message in err_r; a batch the kernel rejects
  * changes nothing (the old table stays).
  *
- * Test hook: SEKISHO_TEST_FAIL_RULE="file:line" makes the rule whose
+ * Test hooks: SEKISHO_TEST_FAIL_RULE="file:line" makes the rule whose
  * comment is exactly that carry an invalid expression (a meta load of an
  * unknown key), so the kernel rejects the batch at that rule.
+ * SEKISHO_TEST_STALE_GENID=1 sends the first attempt with an outdated
+ * generation id, as if the ruleset had changed meanwhile (the retry path).
  */
 #ifndef SEKISHO_NETLINK_H
 #define SEKISHO_NETLINK_H
@@ -32,6 +35,7 @@
 #include <stdint.h>
 
 #define NETLINK_FAIL_RULE_ENV "SEKISHO_TEST_FAIL_RULE"
+#define NETLINK_STALE_GENID_ENV "SEKISHO_TEST_STALE_GENID"
 
 /* Per chain of the running table: rule counters summed by final verdict. */
 struct netlink_chain_stat {

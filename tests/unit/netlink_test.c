@@ -213,6 +213,10 @@ static void test_read_fail_delete(void)
 	netlink_running_free(&r);
 	FX_CHECK(netlink_apply(t, &err) == 0);
 	FX_CHECK(netlink_apply(t, &err) == 0); /* replacing works too */
+	/* a generation change between reading and sending: retried once */
+	setenv(NETLINK_STALE_GENID_ENV, "1", 1);
+	FX_CHECK(netlink_apply(t, &err) == 0);
+	unsetenv(NETLINK_STALE_GENID_ENV);
 	FX_CHECK(netlink_read(&r, &err) == 0 && r.exists);
 	nftprint_table_comment(t, comment, sizeof(comment));
 	FX_CHECK(r.comment && strcmp(r.comment, comment) == 0);
