@@ -32,7 +32,7 @@ static struct {
 } apply_timing;
 
 int apply_compile(const char *dir, const struct nftgen_opts *no, struct policy **p_r,
-		  struct nftgen_table **t_r)
+                  struct nftgen_table **t_r)
 {
 	double t0 = apply_now_ms(), t1, t2;
 	struct policy *p;
@@ -51,8 +51,8 @@ int apply_compile(const char *dir, const struct nftgen_opts *no, struct policy *
 	t1 = apply_now_ms();
 	apply_timing.load = t1 - t0;
 	if (!policy_check(p) || diag_errors() > before) {
-		log_error("%s: %d error(s) in the rule files; nothing applied", dir,
-			  diag_errors() - before);
+		log_error("%s: %d error%s in the rule files; nothing compiled or applied", dir,
+		          diag_errors() - before, diag_errors() - before == 1 ? "" : "s");
 		policy_free(p);
 		return APPLY_REFUSED;
 	}
@@ -165,14 +165,16 @@ done:
 		if (ctcut_run(t, p, &r->ct, &err) == 0)
 			r->cut_done = true;
 		else
-			log_warn("could not cut connections the new rules do not permit: %s", err.s);
+			log_warn("could not cut connections the new rules do not permit: %s",
+			         err.s);
 		apply_timing.cut = apply_now_ms() - tm;
 	}
 	if (getenv("SEKISHO_TIMING"))
-		log_info("timing (ms): load %.1f, check %.1f, compile %.1f, print %.1f, record %.1f, "
-			 "kernel %.1f, cut %.1f", apply_timing.load, apply_timing.check,
-			 apply_timing.compile, apply_timing.print, apply_timing.record,
-			 apply_timing.kernel, apply_timing.cut);
+		log_info(
+		    "timing (ms): load %.1f, check %.1f, compile %.1f, print %.1f, record %.1f, "
+		    "kernel %.1f, cut %.1f",
+		    apply_timing.load, apply_timing.check, apply_timing.compile, apply_timing.print,
+		    apply_timing.record, apply_timing.kernel, apply_timing.cut);
 	ret = APPLY_OK;
 out:
 	strbuf_free(&show);
@@ -185,7 +187,7 @@ out:
 }
 
 int apply_version(struct state *st, unsigned num, const char *reason, bool cut,
-		  struct apply_result *r)
+                  struct apply_result *r)
 {
 	struct state_version v;
 	struct strbuf err = STRBUF_INIT, rules = STRBUF_INIT;

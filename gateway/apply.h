@@ -36,14 +36,15 @@ struct apply_opts {
 };
 
 struct apply_result {
-	unsigned version;  /* the new version (or the current one when unchanged) */
-	bool unchanged;    /* the rules compiled to the current version: re-applied, not recorded again */
+	unsigned version; /* the new version (or the current one when unchanged) */
+	bool unchanged; /* the rules compiled to the current version: re-applied, not recorded again
+	                 */
 	char digest[17];
 	size_t nrules, nsets, nchains;
-	size_t expired;    /* expired exceptions left out */
+	size_t expired; /* expired exceptions left out */
 	bool cut_done;
 	struct ctcut_result ct;
-	double ms;         /* load .. commit */
+	double ms; /* load .. commit */
 };
 
 /*
@@ -52,7 +53,7 @@ struct apply_result {
  * nftgen_free); otherwise the diagnostics have been printed.
  */
 int apply_compile(const char *dir, const struct nftgen_opts *no, struct policy **p_r,
-		  struct nftgen_table **t_r);
+                  struct nftgen_table **t_r);
 
 /* The whole transaction (see above); prints nothing on success. */
 int apply_run(struct state *st, const struct apply_opts *o, struct apply_result *r);
@@ -60,6 +61,6 @@ int apply_run(struct state *st, const struct apply_opts *o, struct apply_result 
 /* Re-apply recorded version num as a new version (rollback, confirm
  * timeout): its snapshot is recompiled today, its file names kept. */
 int apply_version(struct state *st, unsigned num, const char *reason, bool cut,
-		  struct apply_result *r);
+                  struct apply_result *r);
 
 #endif

@@ -47,8 +47,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CMD_CONFIRM_MAX_S (24 * 3600) /* longest --confirm window */
-#define CMD_DIFF_CONTEXT 3            /* lines of context in diff hunks */
+#define CMD_CONFIRM_MAX_S (24 * 3600)  /* longest --confirm window */
+#define CMD_DIFF_CONTEXT 3             /* lines of context in diff hunks */
 #define CMD_DIFF_MAX_CELLS (16u << 20) /* LCS table limit; beyond it one big hunk */
 
 static const char *cmd_rules_arg(const struct cmd_opts *o, int argc, char **argv)
@@ -96,14 +96,14 @@ int cmd_show(const struct cmd_opts *o, int argc, char **argv)
 static void cmd_report(const char *what, const struct apply_result *r)
 {
 	log_info("%s: version %06u %s (digest %s, %zu rules, %zu sets, %zu chains) in %.1f ms",
-		 what, r->version, r->unchanged ? "re-applied, unchanged" : "applied", r->digest,
-		 r->nrules, r->nsets, r->nchains, r->ms);
+	         what, r->version, r->unchanged ? "re-applied, unchanged" : "applied", r->digest,
+	         r->nrules, r->nsets, r->nchains, r->ms);
 	if (r->expired)
 		log_warn("%zu expired exception%s not applied (see the warnings above)", r->expired,
-			 r->expired == 1 ? "" : "s");
+		         r->expired == 1 ? "" : "s");
 	if (r->cut_done)
 		log_info("%zu of %zu tracked connection%s cut (no longer permitted)", r->ct.cut,
-			 r->ct.seen, r->ct.seen == 1 ? "" : "s");
+		         r->ct.seen, r->ct.seen == 1 ? "" : "s");
 }
 
 static void cmd_cancel_pending(struct state *st)
@@ -150,11 +150,13 @@ static void cmd_confirm_waiter(const char *state_dir, unsigned long token)
 		log_info("version confirmed at the last moment; nothing to revert");
 	} else if (pend.prev == 0) {
 		if (netlink_delete(&err) == 0)
-			log_warn("version %06u was not confirmed: table inet sekisho deleted (none ran "
-				 "before)", pend.applied);
+			log_warn(
+			    "version %06u was not confirmed: table inet sekisho deleted (none ran "
+			    "before)",
+			    pend.applied);
 		else
 			log_error("version %06u was not confirmed; deleting it failed: %s",
-				  pend.applied, err.s);
+			          pend.applied, err.s);
 		state_pending_clear(&st);
 	} else {
 		char reason[96];
@@ -164,11 +166,12 @@ static void cmd_confirm_waiter(const char *state_dir, unsigned long token)
 		if (apply_version(&st, pend.prev, reason, true, &r) == APPLY_OK) {
 			cmd_time_str(time(NULL), when, sizeof(when));
 			log_warn("%s: version %06u was not confirmed; reverted to version %06u "
-				 "(now version %06u)", when, pend.applied, pend.prev, r.version);
+			         "(now version %06u)",
+			         when, pend.applied, pend.prev, r.version);
 			cmd_report("revert", &r);
 		} else {
 			log_error("version %06u was not confirmed; reverting to %06u FAILED",
-				  pend.applied, pend.prev);
+			          pend.applied, pend.prev);
 		}
 	}
 	state_close(&st);
@@ -231,8 +234,8 @@ static pid_t cmd_spawn_waiter(struct state *st, unsigned long token)
 int cmd_apply(const struct cmd_opts *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"confirm", required_argument, NULL, 'c'},
-		{NULL, 0, NULL, 0},
+	    {"confirm", required_argument, NULL, 'c'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct state st;
 	struct strbuf err = STRBUF_INIT;
@@ -279,22 +282,23 @@ int cmd_apply(const struct cmd_opts *o, int argc, char **argv)
 			pend.applied = r.version;
 			pend.deadline = time(NULL) + confirm;
 			pend.token = ((unsigned long)getpid() << 20) ^ (unsigned long)time(NULL) ^
-				     ((unsigned long)r.version << 40);
+			             ((unsigned long)r.version << 40);
 			if (state_pending_write(&st, &pend, &err) < 0 ||
 			    (pend.waiter = cmd_spawn_waiter(&st, pend.token)) < 0 ||
 			    state_pending_write(&st, &pend, &err) < 0) {
 				log_error("could not arm the confirmation: %s",
-					  err.len ? err.s : strerror(errno));
+				          err.len ? err.s : strerror(errno));
 				state_pending_clear(&st);
 				ret = 2;
 			} else if (prev) {
 				log_info("run 'sekisho confirm' within %ld s, or version %06u is "
-					 "re-applied (waiter pid %ld, log %s/confirm.log)",
-					 confirm, prev, (long)pend.waiter, st.dir);
+				         "re-applied (waiter pid %ld, log %s/confirm.log)",
+				         confirm, prev, (long)pend.waiter, st.dir);
 			} else {
-				log_info("run 'sekisho confirm' within %ld s, or the table is deleted "
-					 "(waiter pid %ld, log %s/confirm.log)",
-					 confirm, (long)pend.waiter, st.dir);
+				log_info(
+				    "run 'sekisho confirm' within %ld s, or the table is deleted "
+				    "(waiter pid %ld, log %s/confirm.log)",
+				    confirm, (long)pend.waiter, st.dir);
 			}
 		}
 	}
@@ -380,7 +384,7 @@ int cmd_rollback(const struct cmd_opts *o, int argc, char **argv)
 		ret = 1;
 	} else if ((size_t)steps > i) {
 		log_error("only %zu older version%s recorded (keeping the last %d)", i,
-			  i == 1 ? " is" : "s are", STATE_KEEP_VERSIONS);
+		          i == 1 ? " is" : "s are", STATE_KEEP_VERSIONS);
 		ret = 1;
 	} else {
 		unsigned target = v[i - (size_t)steps].num;
@@ -443,7 +447,7 @@ struct cmd_edit {
  * else shown as one replacement.
  */
 static size_t cmd_diff_edits(const struct cmd_lines *a, const struct cmd_lines *b,
-			     struct cmd_edit **e_r)
+                             struct cmd_edit **e_r)
 {
 	size_t pre = 0, suf = 0, n, m, k = 0;
 	struct cmd_edit *e = xcalloc(a->n + b->n + 1, sizeof(*e));
@@ -464,10 +468,11 @@ static size_t cmd_diff_edits(const struct cmd_lines *a, const struct cmd_lines *
 #define CELL(x, y) T[(x) * (m + 1) + (y)]
 		for (size_t x = n; x-- > 0;)
 			for (size_t y = m; y-- > 0;)
-				CELL(x, y) = cmd_line_eq(a, pre + x, b, pre + y)
-						     ? CELL(x + 1, y + 1) + 1
-						     : (CELL(x + 1, y) >= CELL(x, y + 1) ? CELL(x + 1, y)
-											: CELL(x, y + 1));
+				CELL(x, y) =
+				    cmd_line_eq(a, pre + x, b, pre + y)
+				        ? CELL(x + 1, y + 1) + 1
+				        : (CELL(x + 1, y) >= CELL(x, y + 1) ? CELL(x + 1, y)
+				                                            : CELL(x, y + 1));
 		while (i < n || j < m) {
 			if (i < n && j < m && cmd_line_eq(a, pre + i, b, pre + j)) {
 				e[k++] = (struct cmd_edit){' ', pre + i, pre + j};
@@ -497,7 +502,7 @@ static size_t cmd_diff_edits(const struct cmd_lines *a, const struct cmd_lines *
 
 /* Print a unified diff; returns the number of changed lines. */
 static size_t cmd_unified(FILE *out, const char *a_name, const char *a_text, const char *b_name,
-			  const char *b_text)
+                          const char *b_text)
 {
 	struct cmd_lines a, b;
 	struct cmd_edit *e;
@@ -535,7 +540,7 @@ static size_t cmd_unified(FILE *out, const char *a_name, const char *a_text, con
 			bn += e[k].op != '-';
 		}
 		fprintf(out, "@@ -%zu,%zu +%zu,%zu @@\n", an ? e[start].a + 1 : e[start].a, an,
-			bn ? e[start].b + 1 : e[start].b, bn);
+		        bn ? e[start].b + 1 : e[start].b, bn);
 		for (size_t k = start; k < stop; k++) {
 			const struct cmd_lines *l = e[k].op == '+' ? &b : &a;
 			size_t idx = e[k].op == '+' ? e[k].b : e[k].a;
@@ -587,9 +592,11 @@ static bool cmd_kernel_matches(const struct netlink_running *run, const struct s
 	if (!v->num)
 		return false;
 	if (run->nrules != v->nrules || run->nsets != v->nsets || run->nchains != v->nchains) {
-		printf("note: the running table differs from version %06u as recorded: %zu rules, %zu "
-		       "sets, %zu chains running, %zu, %zu, %zu recorded (modified outside sekisho?)\n",
-		       v->num, run->nrules, run->nsets, run->nchains, v->nrules, v->nsets, v->nchains);
+		printf(
+		    "note: the running table differs from version %06u as recorded: %zu rules, %zu "
+		    "sets, %zu chains running, %zu, %zu, %zu recorded (modified outside "
+		    "sekisho?)\n",
+		    v->num, run->nrules, run->nsets, run->nchains, v->nrules, v->nsets, v->nchains);
 		return false;
 	}
 	return true;
@@ -631,7 +638,8 @@ int cmd_diff(const struct cmd_opts *o, int argc, char **argv)
 		strbuf_puts(&name, "running (unknown)");
 	} else {
 		cmd_kernel_matches(&run, &v);
-		if (state_verify(&st, v.num, &err) < 0 || state_show_text(&st, v.num, &old, &err) < 0)
+		if (state_verify(&st, v.num, &err) < 0 ||
+		    state_show_text(&st, v.num, &old, &err) < 0)
 			log_warn("%s", err.s);
 		strbuf_printf(&name, "running (version %06u, applied from %s)", v.num, v.source);
 		state_version_free(&v);
@@ -710,10 +718,31 @@ int cmd_status(const struct cmd_opts *o, int argc, char **argv)
 
 			if (!to)
 				continue;
-			snprintf(pair, sizeof(pair), "%.*s -> %s", (int)(to - c->name), c->name, to + 4);
+			snprintf(pair, sizeof(pair), "%.*s -> %s", (int)(to - c->name), c->name,
+			         to + 4);
 			printf("%-28s %14llu %14llu %14llu %14llu\n", pair,
-			       (unsigned long long)c->accept_packets, (unsigned long long)c->accept_bytes,
-			       (unsigned long long)c->drop_packets, (unsigned long long)c->drop_bytes);
+			       (unsigned long long)c->accept_packets,
+			       (unsigned long long)c->accept_bytes,
+			       (unsigned long long)c->drop_packets,
+			       (unsigned long long)c->drop_bytes);
+		}
+		/* the other logged drops: ingress checks, the box, unknown interfaces */
+		/* ingress: spoofed or unregistered sources */
+		printf("\n%-28s %14s %14s\n", "other denials", "pkts", "bytes");
+		for (size_t i = 0; i < run.chains.n; i++) {
+			const struct netlink_chain_stat *c = &run.chains.v[i];
+			char what[80];
+
+			if (strncmp(c->name, "in_", 3) == 0)
+				snprintf(what, sizeof(what), "ingress %s", c->name + 3);
+			else if (strcmp(c->name, "input") == 0)
+				snprintf(what, sizeof(what), "to the box");
+			else if (strcmp(c->name, "forward") == 0)
+				snprintf(what, sizeof(what), "unknown interfaces");
+			else
+				continue;
+			printf("%-28s %14llu %14llu\n", what, (unsigned long long)c->drop_packets,
+			       (unsigned long long)c->drop_bytes);
 		}
 	}
 	netlink_running_free(&run);

@@ -120,11 +120,11 @@ static bool ctcut_match(const struct ctcut_ctx *c, const struct nftgen_match *m)
 }
 
 static enum ctcut_v ctcut_chain(const struct ctcut_ctx *c, const struct nftgen_chain *ch,
-				int depth);
+                                int depth);
 
 /* Apply a verdict as the kernel does: jump returns here, goto does not. */
 static enum ctcut_v ctcut_verdict(const struct ctcut_ctx *c, const struct nftgen_verdict *v,
-				  int depth)
+                                  int depth)
 {
 	const struct nftgen_chain *target;
 	enum ctcut_v r;
@@ -151,8 +151,7 @@ static enum ctcut_v ctcut_verdict(const struct ctcut_ctx *c, const struct nftgen
 	return CTCUT_V_CONTINUE;
 }
 
-static enum ctcut_v ctcut_chain(const struct ctcut_ctx *c, const struct nftgen_chain *ch,
-				int depth)
+static enum ctcut_v ctcut_chain(const struct ctcut_ctx *c, const struct nftgen_chain *ch, int depth)
 {
 	for (size_t i = 0; i < ch->rules.n; i++) {
 		const struct nftgen_rule *r = &ch->rules.v[i];
@@ -214,7 +213,9 @@ static const struct segment *ctcut_segment(const struct policy *p, int family, c
 				continue;
 			for (size_t k = 0; k < len; k++) {
 				int bits = n->len - (int)k * 8;
-				uint8_t mask = bits >= 8 ? 0xff : bits <= 0 ? 0 : (uint8_t)(0xff << (8 - bits));
+				uint8_t mask = bits >= 8   ? 0xff
+				               : bits <= 0 ? 0
+				                           : (uint8_t)(0xff << (8 - bits));
 				lo[k] = n->addr[k] & mask;
 				hi[k] = lo[k] | (uint8_t)~mask;
 			}
@@ -240,7 +241,7 @@ static bool ctcut_accepted(enum ctcut_v v)
 }
 
 bool ctcut_permits(const struct nftgen_table *t, const struct policy *p,
-		   const struct ctcut_locals *loc, const struct ctcut_pkt *pk)
+                   const struct ctcut_locals *loc, const struct ctcut_pkt *pk)
 {
 	const struct segment *src = ctcut_segment(p, pk->family, pk->src);
 	const struct segment *dst = ctcut_segment(p, pk->family, pk->dst);
@@ -297,7 +298,8 @@ int ctcut_locals_read(struct ctcut_locals *loc, struct strbuf *err_r)
 			a = VEC_PUSH(loc->addrs);
 			a->family = AF_INET6;
 			a->len = 128;
-			memcpy(a->addr, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, 16);
+			memcpy(a->addr, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr,
+			       16);
 		}
 	}
 	freeifaddrs(ifa);
@@ -354,7 +356,7 @@ static int ctcut_dump_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *c
 }
 
 int ctcut_run(const struct nftgen_table *t, const struct policy *p, struct ctcut_result *r,
-	      struct strbuf *err_r)
+              struct strbuf *err_r)
 {
 	struct ctcut_locals loc;
 	struct ctcut_dump d = {0};

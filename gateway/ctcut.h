@@ -61,7 +61,7 @@ struct ctcut_result {
 /* Would the compiled table let this connection start?  Pure (no system
  * access); the unit tests call it directly. */
 bool ctcut_permits(const struct nftgen_table *t, const struct policy *p,
-		   const struct ctcut_locals *loc, const struct ctcut_pkt *pk);
+                   const struct ctcut_locals *loc, const struct ctcut_pkt *pk);
 
 /* The local addresses of the current network namespace (getifaddrs). */
 int ctcut_locals_read(struct ctcut_locals *loc, struct strbuf *err_r);
@@ -70,6 +70,6 @@ void ctcut_locals_free(struct ctcut_locals *loc);
 /* Dump conntrack (IPv4 and IPv6) and delete every entry ctcut_permits()
  * rejects.  Returns 0 with the counts in r, or -1 with err_r. */
 int ctcut_run(const struct nftgen_table *t, const struct policy *p, struct ctcut_result *r,
-	      struct strbuf *err_r);
+              struct strbuf *err_r);
 
 #endif

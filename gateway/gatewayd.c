@@ -66,17 +66,17 @@ static bool gatewayd_apply_once(const char *rules, const char *state_dir, const 
 	ret = apply_run(&st, &o, &r);
 	if (ret == APPLY_OK) {
 		log_info("%s: version %06u %s from %s (digest %s, %zu rules) in %.1f ms", why,
-			 r.version, r.unchanged ? "re-applied (unchanged)" : "applied", rules,
-			 r.digest, r.nrules, r.ms);
+		         r.version, r.unchanged ? "re-applied (unchanged)" : "applied", rules,
+		         r.digest, r.nrules, r.ms);
 		if (r.expired)
 			log_warn("%zu expired exception%s not applied", r.expired,
-				 r.expired == 1 ? "" : "s");
+			         r.expired == 1 ? "" : "s");
 		if (r.cut_done && r.ct.cut)
 			log_info("%zu tracked connection%s no longer permitted were cut", r.ct.cut,
-				 r.ct.cut == 1 ? "" : "s");
+			         r.ct.cut == 1 ? "" : "s");
 	} else if (before) {
 		log_error("%s: the rules in %s were not applied; version %06u keeps running", why,
-			  rules, before);
+		          rules, before);
 	} else {
 		log_error("%s: the rules in %s were not applied", why, rules);
 	}
@@ -138,15 +138,16 @@ static void gatewayd_detach(void)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"rules", required_argument, NULL, 'r'},
-		{"state-dir", required_argument, NULL, 's'},
-		{"foreground", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"rules", required_argument, NULL, 'r'},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	const char *rules = getenv("SEKISHO_RULES") ? getenv("SEKISHO_RULES") : CMD_DEFAULT_RULES_DIR;
-	const char *state_dir = getenv("SEKISHO_STATE_DIR") ? getenv("SEKISHO_STATE_DIR")
-							    : CMD_DEFAULT_STATE_DIR;
+	const char *rules =
+	    getenv("SEKISHO_RULES") ? getenv("SEKISHO_RULES") : CMD_DEFAULT_RULES_DIR;
+	const char *state_dir =
+	    getenv("SEKISHO_STATE_DIR") ? getenv("SEKISHO_STATE_DIR") : CMD_DEFAULT_STATE_DIR;
 	char rules_abs[4096], state_abs[4096];
 	bool foreground = false;
 	sigset_t mask;
@@ -219,7 +220,7 @@ int main(int argc, char **argv)
 			gatewayd_apply(rules, state_dir, "reload");
 		} else {
 			log_info("%s: exiting; the ruleset stays applied",
-				 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			         si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 			break;
 		}
 	}

@@ -65,10 +65,22 @@ enum { NL_BYTEORDER_INVALID = 0, NL_BYTEORDER_HOST = 1, NL_BYTEORDER_BIG = 2 };
 enum { NL_EXPR_VERDICT = 1, NL_EXPR_PAYLOAD = 7, NL_EXPR_META = 9, NL_EXPR_CONCAT = 13 };
 /* nft's protocol and field numbers in the typeof userdata of inline sets
  * (proto_desc_id and the header templates' field indices) */
-enum { NL_DESC_ICMP = 4, NL_DESC_UDP = 6, NL_DESC_TCP = 8, NL_DESC_IP = 12, NL_DESC_IP6 = 13,
-       NL_DESC_ICMP6 = 14 };
-enum { NL_FIELD_L4_DPORT = 2, NL_FIELD_ICMP_TYPE = 1, NL_FIELD_IP_SADDR = 11,
-       NL_FIELD_IP_DADDR = 12, NL_FIELD_IP6_SADDR = 8, NL_FIELD_IP6_DADDR = 9 };
+enum {
+	NL_DESC_ICMP = 4,
+	NL_DESC_UDP = 6,
+	NL_DESC_TCP = 8,
+	NL_DESC_IP = 12,
+	NL_DESC_IP6 = 13,
+	NL_DESC_ICMP6 = 14
+};
+enum {
+	NL_FIELD_L4_DPORT = 2,
+	NL_FIELD_ICMP_TYPE = 1,
+	NL_FIELD_IP_SADDR = 11,
+	NL_FIELD_IP_DADDR = 12,
+	NL_FIELD_IP6_SADDR = 8,
+	NL_FIELD_IP6_DADDR = 9
+};
 #define NL_ARPHRD_ETHER 1
 
 /* --- the batch --------------------------------------------------------- */
@@ -96,8 +108,8 @@ struct netlink_batch {
 struct netlink_elem {
 	uint8_t key[32];
 	uint8_t klen;
-	bool end;  /* NFT_SET_ELEM_INTERVAL_END */
-	bool open; /* interval to the end of the address space */
+	bool end;    /* NFT_SET_ELEM_INTERVAL_END */
+	bool open;   /* interval to the end of the address space */
 	int verdict; /* maps: NF_ACCEPT, NFT_JUMP, ...; -1000 = none */
 	const char *chain;
 };
@@ -119,7 +131,7 @@ static void netlink_reserve(struct netlink_batch *b, size_t n)
 }
 
 static struct nlmsghdr *netlink_msg(struct netlink_batch *b, uint16_t type, uint16_t flags,
-				    const char *kind, const char *name, const char *chain)
+                                    const char *kind, const char *name, const char *chain)
 {
 	struct netlink_obj *o;
 	struct nlmsghdr *nlh;
@@ -212,11 +224,11 @@ static void netlink_table_msg(struct netlink_batch *b, uint16_t type, const char
 			log_fatal("out of memory");
 		nftnl_udata_put_strz(ud, NFTNL_UDATA_TABLE_COMMENT, comment);
 		nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(ud),
-				     nftnl_udata_buf_len(ud));
+		                     nftnl_udata_buf_len(ud));
 		nftnl_udata_buf_free(ud);
 	}
 	nlh = netlink_msg(b, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0, "table",
-			  NFTGEN_TABLE, NULL);
+	                  NFTGEN_TABLE, NULL);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	netlink_msg_end(b, nlh);
 	nftnl_table_free(t);
@@ -250,7 +262,7 @@ struct netlink_setdesc {
 	uint32_t flags;
 	uint32_t key_type, key_len;
 	uint32_t size; /* named sets: the size hint, 0 = none */
-	bool map; /* data: verdict */
+	bool map;      /* data: verdict */
 	uint32_t key_byteorder;
 	bool merge; /* inline interval sets: MERGE_ELEMENTS */
 	/* KEY_TYPEOF: the expression the key came from (inline sets: payload or
@@ -293,7 +305,8 @@ static void netlink_set_udata(struct nftnl_set *s, const struct netlink_setdesc 
 	}
 	if (d->map)
 		nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_DATA_INTERVAL, 0);
-	nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
+	nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
+	                   nftnl_udata_buf_len(ud));
 	nftnl_udata_buf_free(ud);
 }
 
@@ -337,7 +350,7 @@ static void netlink_elem_to(struct nftnl_set *s, const struct netlink_elem *e)
 			log_fatal("out of memory");
 		nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_ELEM_FLAGS, NFTNL_SET_ELEM_F_INTERVAL_OPEN);
 		nftnl_set_elem_set(ne, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(ud),
-				   nftnl_udata_buf_len(ud));
+		                   nftnl_udata_buf_len(ud));
 		nftnl_udata_buf_free(ud);
 	}
 	if (e->verdict != NL_NO_VERDICT) {
@@ -350,8 +363,8 @@ static void netlink_elem_to(struct nftnl_set *s, const struct netlink_elem *e)
 
 /* NEWSET, then the elements in as many NEWSETELEM messages as needed. */
 static uint32_t netlink_set_msgs(struct netlink_batch *b, const char *name,
-				 const struct netlink_setdesc *d, const struct netlink_elems *els,
-				 bool anonymous, const char *rule_comment, const char *chain)
+                                 const struct netlink_setdesc *d, const struct netlink_elems *els,
+                                 bool anonymous, const char *rule_comment, const char *chain)
 {
 	uint32_t id = ++b->set_id;
 	struct nftnl_set *s = netlink_set_obj(name, id);
@@ -372,7 +385,7 @@ static uint32_t netlink_set_msgs(struct netlink_batch *b, const char *name,
 		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, d->size);
 	netlink_set_udata(s, d);
 	nlh = netlink_msg(b, NFT_MSG_NEWSET, NLM_F_CREATE, anonymous ? "inline set of rule" : "set",
-			  what, chain);
+	                  what, chain);
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	netlink_msg_end(b, nlh);
 	nftnl_set_free(s);
@@ -386,8 +399,9 @@ static uint32_t netlink_set_msgs(struct netlink_batch *b, const char *name,
 			netlink_elem_to(s, &els->v[i]);
 			i++;
 		}
-		nlh = netlink_msg(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
-				  anonymous ? "inline set of rule" : "elements of set", what, chain);
+		nlh =
+		    netlink_msg(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
+		                anonymous ? "inline set of rule" : "elements of set", what, chain);
 		nftnl_set_elems_nlmsg_build_payload(nlh, s);
 		netlink_msg_end(b, nlh);
 		nftnl_set_free(s);
@@ -396,7 +410,7 @@ static uint32_t netlink_set_msgs(struct netlink_batch *b, const char *name,
 }
 
 static struct netlink_elem *netlink_elem_push(struct netlink_elems *els, const void *key,
-					      size_t klen)
+                                              size_t klen)
 {
 	struct netlink_elem *e = VEC_PUSH(*els);
 
@@ -421,7 +435,7 @@ static bool netlink_key_next(uint8_t *key, size_t len)
  * for a range that reaches the last value, the start flagged open).
  */
 static void netlink_interval(struct netlink_elems *els, const uint8_t *lo, const uint8_t *hi,
-			     size_t len, bool first)
+                             size_t len, bool first)
 {
 	uint8_t zero[16] = {0}, next[16];
 	struct netlink_elem *e;
@@ -486,7 +500,7 @@ static void netlink_named_set(struct netlink_batch *b, const struct nftgen_set *
 	case NFTGEN_SET_ADDR6_MAC: {
 		size_t len = s->type == NFTGEN_SET_ADDR4_MAC ? 4 : 16;
 		d.key_type = ((len == 4 ? NL_TYPE_IPADDR : NL_TYPE_IP6ADDR) << NL_TYPE_BITS) |
-			     NL_TYPE_ETHERADDR;
+		             NL_TYPE_ETHERADDR;
 		d.key_len = (uint32_t)len + 8; /* each part padded to 4 bytes */
 		d.key_byteorder = NL_BYTEORDER_INVALID;
 		d.key_typeof = NL_EXPR_CONCAT;
@@ -550,7 +564,7 @@ static void netlink_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uin
 }
 
 static void netlink_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len,
-			    uint32_t dreg)
+                            uint32_t dreg)
 {
 	struct nftnl_expr *e = netlink_expr(r, "payload");
 
@@ -561,7 +575,7 @@ static void netlink_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, u
 }
 
 static void netlink_lookup(struct nftnl_rule *r, const char *set, uint32_t id, bool verdict_map,
-			   bool invert)
+                           bool invert)
 {
 	struct nftnl_expr *e = netlink_expr(r, "lookup");
 
@@ -620,8 +634,8 @@ static void netlink_l4proto(struct nftnl_rule *r, uint8_t proto)
 
 /* An inline set (anonymous, constant) for a rule; returns its id. */
 static uint32_t netlink_inline_set(struct netlink_batch *b, const struct nftgen_rule *rule,
-				   const char *chain, struct netlink_setdesc *d,
-				   const struct netlink_elems *els, const char *name)
+                                   const char *chain, struct netlink_setdesc *d,
+                                   const struct netlink_elems *els, const char *name)
 {
 	d->flags |= NFT_SET_ANONYMOUS | NFT_SET_CONSTANT;
 	return netlink_set_msgs(b, name, d, els, true, rule->comment, chain);
@@ -795,7 +809,7 @@ static void netlink_match(struct netlink_rulectx *c, const struct nftgen_match *
 		netlink_meta(c->r, NFT_META_IIFTYPE, NFT_REG_1);
 		netlink_cmp(c->r, NFT_CMP_EQ, &ether, sizeof(ether));
 		netlink_payload(c->r, NFT_PAYLOAD_NETWORK_HEADER, len == 4 ? 12 : 8, (uint32_t)len,
-				NFT_REG_1);
+		                NFT_REG_1);
 		netlink_payload(c->r, NFT_PAYLOAD_LL_HEADER, 6, 6, mreg);
 		netlink_lookup(c->r, m->set, netlink_named_id(c, m->set), false, false);
 		break;
@@ -810,8 +824,8 @@ static void netlink_match(struct netlink_rulectx *c, const struct nftgen_match *
 }
 
 static void netlink_rule_msg(struct netlink_batch *b, const struct nftgen_table *t,
-			     const uint32_t *set_ids, const struct nftgen_chain *ch,
-			     const struct nftgen_rule *rule)
+                             const uint32_t *set_ids, const struct nftgen_chain *ch,
+                             const struct nftgen_rule *rule)
 {
 	struct netlink_rulectx c = {b, t, set_ids, rule, ch->name, nftnl_rule_alloc(), 0};
 	struct nlmsghdr *nlh;
@@ -850,7 +864,7 @@ static void netlink_rule_msg(struct netlink_batch *b, const struct nftgen_table 
 		d.data_verdict_typeof = true;
 		for (size_t i = 0; i < rule->vmap.n; i++) {
 			struct netlink_elem *el =
-				netlink_elem_push(&els, rule->vmap.v[i].ifname[0], NFTGEN_IFNAME_LEN);
+			    netlink_elem_push(&els, rule->vmap.v[i].ifname[0], NFTGEN_IFNAME_LEN);
 			el->verdict = netlink_verdict_code(rule->vmap.v[i].verdict.code);
 			el->chain = rule->vmap.v[i].verdict.chain;
 		}
@@ -864,7 +878,7 @@ static void netlink_rule_msg(struct netlink_batch *b, const struct nftgen_table 
 		netlink_meta(c.r, NFT_META_IIFNAME, NFT_REG_1);
 		netlink_meta(c.r, NFT_META_OIFNAME, NFT_REG_2);
 		netlink_lookup(c.r, NFTGEN_PAIRS_MAP, netlink_named_id(&c, NFTGEN_PAIRS_MAP), true,
-			       false);
+		               false);
 		break;
 	case NFTGEN_A_REDIRECT: {
 		uint16_t port = htons(rule->redirect_port);
@@ -883,18 +897,18 @@ static void netlink_rule_msg(struct netlink_batch *b, const struct nftgen_table 
 			log_fatal("out of memory");
 		nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, rule->comment);
 		nftnl_rule_set_data(c.r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud),
-				    nftnl_udata_buf_len(ud));
+		                    nftnl_udata_buf_len(ud));
 		nftnl_udata_buf_free(ud);
 	}
 	nlh = netlink_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, "rule", rule->comment,
-			  ch->name);
+	                  ch->name);
 	nftnl_rule_nlmsg_build_payload(nlh, c.r);
 	netlink_msg_end(b, nlh);
 	nftnl_rule_free(c.r);
 }
 
 static void netlink_build(struct netlink_batch *b, const struct nftgen_table *t, uint32_t genid,
-			  bool exists)
+                          bool exists)
 {
 	uint32_t *set_ids = xcalloc(t->sets.n ? t->sets.n : 1, sizeof(*set_ids));
 	char comment[64];
@@ -916,7 +930,8 @@ static void netlink_build(struct netlink_batch *b, const struct nftgen_table *t,
 		netlink_named_set(b, &t->sets.v[i], &set_ids[i]);
 	for (size_t i = 0; i < t->chains.n; i++)
 		for (size_t j = 0; j < t->chains.v[i].rules.n; j++)
-			netlink_rule_msg(b, t, set_ids, &t->chains.v[i], &t->chains.v[i].rules.v[j]);
+			netlink_rule_msg(b, t, set_ids, &t->chains.v[i],
+			                 &t->chains.v[i].rules.v[j]);
 	netlink_batch_end(b);
 	free(set_ids);
 }
@@ -990,7 +1005,7 @@ static int netlink_table_exists(struct mnl_socket *nl, struct strbuf *err_r)
 
 	memset(buf, 0, sizeof(buf));
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK,
-				    (uint32_t)time(NULL));
+	                            (uint32_t)time(NULL));
 	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, NFTGEN_TABLE);
 	if (netlink_talk(nl, nlh, netlink_table_exists_cb, &found) < 0) {
 		if (errno == ENOENT)
@@ -1007,7 +1022,8 @@ static int netlink_getgen(struct mnl_socket *nl, uint32_t *genid, struct strbuf 
 	struct nlmsghdr *nlh;
 
 	memset(buf, 0, sizeof(buf));
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, (uint32_t)time(NULL));
+	nlh =
+	    nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, (uint32_t)time(NULL));
 	if (netlink_talk(nl, nlh, netlink_gen_cb, genid) < 0) {
 		strbuf_printf(err_r, "reading the nftables generation: %s", strerror(errno));
 		return -1;
@@ -1024,17 +1040,17 @@ struct netlink_ackstate {
 };
 
 static void netlink_describe(struct strbuf *err, const struct netlink_obj *o, int code,
-			     const char *ext)
+                             const char *ext)
 {
 	if (err->len)
 		strbuf_putc(err, '\n');
 	if (strcmp(o->kind, "rule") == 0 || strcmp(o->kind, "inline set of rule") == 0)
 		strbuf_printf(err, "%s: kernel rejected the %s (chain %s): %s",
-			      o->name ? o->name : "?", o->kind, o->chain ? o->chain : "?",
-			      strerror(code));
+		              o->name ? o->name : "?", o->kind, o->chain ? o->chain : "?",
+		              strerror(code));
 	else
 		strbuf_printf(err, "kernel rejected the %s %s: %s", o->kind, o->name ? o->name : "",
-			      strerror(code));
+		              strerror(code));
 	if (ext && *ext)
 		strbuf_printf(err, " (%s)", ext);
 }
@@ -1076,13 +1092,13 @@ static int netlink_ack_cb(const struct nlmsghdr *nlh, void *data)
 		netlink_describe(st->err, &st->b->objs.v[idx], -e->error, ext);
 	else
 		strbuf_printf(st->err, "%skernel error: %s", st->err->len ? "\n" : "",
-			      strerror(-e->error));
+		              strerror(-e->error));
 	return MNL_CB_OK;
 }
 
 /* Send the whole batch in one sendmsg; collect every ack it produced. */
 static int netlink_send_batch(struct mnl_socket *nl, const struct netlink_batch *b,
-			      struct netlink_ackstate *st)
+                              struct netlink_ackstate *st)
 {
 	static mnl_cb_t ctl[NLMSG_MIN_TYPE] = {[NLMSG_ERROR] = netlink_ack_cb};
 	int fd = mnl_socket_get_fd(nl);
@@ -1097,7 +1113,8 @@ static int netlink_send_batch(struct mnl_socket *nl, const struct netlink_batch 
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (mnl_socket_sendto(nl, b->buf, b->len) < 0) {
-		strbuf_printf(st->err, "sending the batch (%zu bytes): %s", b->len, strerror(errno));
+		strbuf_printf(st->err, "sending the batch (%zu bytes): %s", b->len,
+		              strerror(errno));
 		free(buf);
 		return -1;
 	}
@@ -1110,12 +1127,12 @@ static int netlink_send_batch(struct mnl_socket *nl, const struct netlink_batch 
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
 			strbuf_printf(st->err, "%sreading the acks: %s", st->err->len ? "\n" : "",
-				      strerror(errno));
+			              strerror(errno));
 			free(buf);
 			return -1;
 		}
 		mnl_cb_run2(buf, (size_t)n, 0, mnl_socket_get_portid(nl), NULL, st, ctl,
-			    NLMSG_MIN_TYPE);
+		            NLMSG_MIN_TYPE);
 		if (st->nacks >= b->nacks && !st->nerrors && !st->restart)
 			break;
 	}
@@ -1124,7 +1141,7 @@ static int netlink_send_batch(struct mnl_socket *nl, const struct netlink_batch 
 		return -1;
 	if (st->nacks < b->nacks) {
 		strbuf_printf(st->err, "only %zu of %zu messages were acknowledged", st->nacks,
-			      b->nacks);
+		              b->nacks);
 		return -1;
 	}
 	return 0;
@@ -1184,7 +1201,8 @@ int netlink_delete(struct strbuf *err_r)
 			netlink_batch_end(&b);
 			ret = netlink_send_batch(nl, &b, &st);
 			if (st.restart)
-				strbuf_printf(err_r, "the ruleset changed while deleting; try again");
+				strbuf_printf(err_r,
+				              "the ruleset changed while deleting; try again");
 		}
 	}
 	netlink_batch_free(&b);
@@ -1305,7 +1323,7 @@ static int netlink_rule_cb(const struct nlmsghdr *nlh, void *data)
 			bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
 			counted = true;
 		} else if (strcmp(name, "immediate") == 0 &&
-			   nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT)) {
+		           nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT)) {
 			verdict = (int)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
 		} else if (strcmp(name, "redir") == 0) {
 			redirect = true;
@@ -1331,7 +1349,7 @@ static int netlink_rule_cb(const struct nlmsghdr *nlh, void *data)
 /* A dump of one object type of the table (errno EINTR: interrupted by a
  * concurrent change; the caller starts the whole read again). */
 static int netlink_dump(struct mnl_socket *nl, uint16_t type, mnl_cb_t cb,
-			struct netlink_running *r)
+                        struct netlink_running *r)
 {
 	char buf[512];
 	struct nlmsghdr *nlh;
@@ -1343,15 +1361,14 @@ static int netlink_dump(struct mnl_socket *nl, uint16_t type, mnl_cb_t cb,
 	return netlink_talk(nl, nlh, cb, r);
 }
 
-static int netlink_read_once(struct mnl_socket *nl, struct netlink_running *r,
-			     struct strbuf *err_r)
+static int netlink_read_once(struct mnl_socket *nl, struct netlink_running *r, struct strbuf *err_r)
 {
 	struct nlmsghdr *nlh;
 	char buf[512];
 
 	memset(buf, 0, sizeof(buf));
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK,
-				    (uint32_t)time(NULL));
+	                            (uint32_t)time(NULL));
 	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, NFTGEN_TABLE);
 	if (netlink_talk(nl, nlh, netlink_table_cb, r) < 0) {
 		if (errno == ENOENT) {

@@ -82,7 +82,7 @@ static char *nftgen_pos_comment(const struct nftgen_opts *o, const struct srcpos
 	if (o && o->from_prefix && o->to_prefix &&
 	    strncmp(file, o->from_prefix, strlen(o->from_prefix)) == 0)
 		raw = nftgen_strdupf("%s%s:%d", o->to_prefix, file + strlen(o->from_prefix),
-				     pos ? pos->line : 0);
+		                     pos ? pos->line : 0);
 	else
 		raw = nftgen_strdupf("%s:%d", file, pos ? pos->line : 0);
 	c = nftgen_comment_clean(raw);
@@ -91,7 +91,7 @@ static char *nftgen_pos_comment(const struct nftgen_opts *o, const struct srcpos
 }
 
 static struct nftgen_set *nftgen_add_set(struct nftgen_table *t, char *name,
-					 enum nftgen_set_type type)
+                                         enum nftgen_set_type type)
 {
 	struct nftgen_set *s = VEC_PUSH(t->sets);
 
@@ -101,7 +101,7 @@ static struct nftgen_set *nftgen_add_set(struct nftgen_table *t, char *name,
 }
 
 static struct nftgen_chain *nftgen_add_chain(struct nftgen_table *t, char *name,
-					     enum nftgen_chain_kind kind)
+                                             enum nftgen_chain_kind kind)
 {
 	struct nftgen_chain *c = VEC_PUSH(t->chains);
 
@@ -120,7 +120,7 @@ static void nftgen_base(struct nftgen_chain *c, const char *type, int hook, int 
 }
 
 static struct nftgen_rule *nftgen_add_rule(struct nftgen_table *t, struct nftgen_chain *c,
-					   char *comment)
+                                           char *comment)
 {
 	struct nftgen_rule *r = VEC_PUSH(c->rules);
 
@@ -174,7 +174,7 @@ static void nftgen_match_iifnames(struct nftgen_rule *r, const struct segment *s
 }
 
 static void nftgen_match_set(struct nftgen_rule *r, int family, bool daddr, bool negate,
-			     const char *set)
+                             const char *set)
 {
 	struct nftgen_match *m = nftgen_add_match(r, NFTGEN_M_ADDR);
 
@@ -329,8 +329,9 @@ static void nftgen_segment_sets(struct nftgen_table *t, const struct segment *se
 	for (size_t f = 0; f < 2; f++) {
 		struct nftgen_set *n;
 
-		n = nftgen_add_set(t, nftgen_strdupf("%s_net%d", seg->id, fams[f] == AF_INET ? 4 : 6),
-				   fams[f] == AF_INET ? NFTGEN_SET_NET4 : NFTGEN_SET_NET6);
+		n = nftgen_add_set(t,
+		                   nftgen_strdupf("%s_net%d", seg->id, fams[f] == AF_INET ? 4 : 6),
+		                   fams[f] == AF_INET ? NFTGEN_SET_NET4 : NFTGEN_SET_NET6);
 		for (size_t i = 0; i < seg->nets.n; i++)
 			if (seg->nets.v[i].family == fams[f]) {
 				struct nftgen_elem *e = VEC_PUSH(n->elems);
@@ -390,7 +391,8 @@ static void nftgen_group_sets(struct nftgen_table *t, const struct group *g)
 			free(name);
 			continue;
 		}
-		s = nftgen_add_set(t, name, fams[f] == AF_INET ? NFTGEN_SET_ADDR4 : NFTGEN_SET_ADDR6);
+		s = nftgen_add_set(t, name,
+		                   fams[f] == AF_INET ? NFTGEN_SET_ADDR4 : NFTGEN_SET_ADDR6);
 		for (size_t i = 0; i < g->hosts.n; i++)
 			for (size_t j = 0; j < g->hosts.v[i]->addrs.n; j++)
 				if (g->hosts.v[i]->addrs.v[j].family == fams[f])
@@ -425,7 +427,7 @@ static bool nftgen_ep_has(const struct nftgen_ep *ep, int family)
 }
 
 static void nftgen_match_ep(struct nftgen_rule *r, const struct nftgen_ep *ep, int family,
-			    bool daddr)
+                            bool daddr)
 {
 	struct nftgen_match *m;
 	size_t k = 0;
@@ -477,9 +479,9 @@ static const char *nftgen_kind_word(enum flow_kind k)
  * yields one rule per family (icmp / icmpv6).  Returns how many rules.
  */
 static size_t nftgen_svc_rules(struct nftgen_table *t, struct nftgen_chain *c,
-			       const struct nftgen_opts *o, const struct srcpos *pos,
-			       const struct flow *flow, const struct nftgen_ep *from,
-			       const struct nftgen_ep *to, const struct service *svc)
+                               const struct nftgen_opts *o, const struct srcpos *pos,
+                               const struct flow *flow, const struct nftgen_ep *from,
+                               const struct nftgen_ep *to, const struct service *svc)
 {
 	static const int fams[] = {AF_INET, AF_INET6};
 	size_t n = 0;
@@ -503,7 +505,7 @@ static size_t nftgen_svc_rules(struct nftgen_table *t, struct nftgen_chain *c,
 		nftgen_match_ep(r, to, fams[f], true);
 		if (svc->proto == PROTO_PING) {
 			uint8_t type = fams[f] == AF_INET ? NFTGEN_ICMP_ECHO_REQUEST
-							  : NFTGEN_ICMPV6_ECHO_REQUEST;
+			                                  : NFTGEN_ICMPV6_ECHO_REQUEST;
 			nftgen_match_icmp(r, fams[f], &type, 1);
 		} else {
 			nftgen_match_ports(r, svc);
@@ -515,8 +517,7 @@ static size_t nftgen_svc_rules(struct nftgen_table *t, struct nftgen_chain *c,
 	return n;
 }
 
-static void nftgen_flow(struct nftgen_table *t, const struct nftgen_opts *o,
-			const struct flow *f)
+static void nftgen_flow(struct nftgen_table *t, const struct nftgen_opts *o, const struct flow *f)
 {
 	struct nftgen_ep from = {f->from_host, f->from_group}, to = {f->to_host, f->to_group};
 	struct nftgen_chain *c;
@@ -535,16 +536,17 @@ static void nftgen_flow(struct nftgen_table *t, const struct nftgen_opts *o,
 	for (size_t i = 0; i < f->svcs.n; i++)
 		n += nftgen_svc_rules(t, c, o, &f->pos, f, &from, &to, &f->svcs.v[i]);
 	if (n == 0)
-		diag_warn(&f->pos, "%s %s -> %s matches no address family (the hosts share none);"
-			  " nothing compiled",
-			  nftgen_kind_word(f->kind), f->src_seg->id, f->dst_seg->id);
+		diag_warn(&f->pos,
+		          "%s %s -> %s matches no address family (the hosts share none);"
+		          " nothing compiled",
+		          nftgen_kind_word(f->kind), f->src_seg->id, f->dst_seg->id);
 }
 
 /* Mail: redirect to the relay in prerouting (per family of the `to` hosts),
  * and accept the redirected connection in input. */
 static void nftgen_mail(struct nftgen_table *t, const struct nftgen_opts *o,
-			struct nftgen_chain *redirect, struct nftgen_chain *input,
-			const struct flow *f, bool input_pass)
+                        struct nftgen_chain *redirect, struct nftgen_chain *input,
+                        const struct flow *f, bool input_pass)
 {
 	static const int fams[] = {AF_INET, AF_INET6};
 	struct nftgen_ep to = {f->to_host, f->to_group};
@@ -585,7 +587,7 @@ static void nftgen_mail(struct nftgen_table *t, const struct nftgen_opts *o,
 /* --- chains ------------------------------------------------------------ */
 
 static void nftgen_ingress(struct nftgen_table *t, const struct nftgen_opts *o,
-			   const struct policy *p, const struct segment *seg)
+                           const struct policy *p, const struct segment *seg)
 {
 	static const int fams[] = {AF_INET, AF_INET6};
 	const struct srcpos *regpos = &seg->pos;
@@ -639,7 +641,7 @@ static void nftgen_ingress(struct nftgen_table *t, const struct nftgen_opts *o,
 		nftgen_verdict_set(r, NFTGEN_V_RETURN);
 	}
 	nftgen_deny(nftgen_add_rule(t, c, nftgen_pos_comment(o, regpos)),
-		    nftgen_strdupf("sekisho deny %s unregistered ", seg->id));
+	            nftgen_strdupf("sekisho deny %s unregistered ", seg->id));
 }
 
 static size_t nftgen_nifaces(const struct policy *p)
@@ -653,7 +655,7 @@ static size_t nftgen_nifaces(const struct policy *p)
 
 /* iifname vmap { "<if>" : jump in_<seg>, ... } */
 static void nftgen_ingress_vmap(struct nftgen_table *t, const struct policy *p,
-				struct nftgen_chain *c)
+                                struct nftgen_chain *c)
 {
 	struct nftgen_rule *r;
 
@@ -705,8 +707,8 @@ static void nftgen_pairs_map(struct nftgen_table *t, const struct policy *p)
 		}
 }
 
-static void nftgen_mgmt(struct nftgen_table *t, const struct nftgen_opts *o,
-			struct nftgen_chain *c, const struct mgmt *mg)
+static void nftgen_mgmt(struct nftgen_table *t, const struct nftgen_opts *o, struct nftgen_chain *c,
+                        const struct mgmt *mg)
 {
 	struct nftgen_ep from = {mg->from_host, mg->from_group}, to = {NULL, NULL};
 
@@ -715,7 +717,7 @@ static void nftgen_mgmt(struct nftgen_table *t, const struct nftgen_opts *o,
 }
 
 static void nftgen_chains(struct nftgen_table *t, const struct policy *p,
-			  const struct nftgen_opts *o)
+                          const struct nftgen_opts *o)
 {
 	static const uint8_t nd[] = {133, 134, 135, 136};
 	struct nftgen_chain *fwd, *in, *mail;
@@ -724,7 +726,7 @@ static void nftgen_chains(struct nftgen_table *t, const struct policy *p,
 
 	/* every chain first (pointers into the vector are taken afterwards) */
 	nftgen_base(nftgen_add_chain(t, xstrdup("forward"), NFTGEN_CHAIN_FORWARD), "filter",
-		    NF_INET_FORWARD, 0, true);
+	            NF_INET_FORWARD, 0, true);
 	for (size_t i = 0; i < p->segs.n; i++)
 		nftgen_ingress(t, o, p, &p->segs.v[i]);
 	first_pair = t->chains.n;
@@ -733,16 +735,16 @@ static void nftgen_chains(struct nftgen_table *t, const struct policy *p,
 			struct nftgen_chain *c;
 			if (i == j)
 				continue;
-			c = nftgen_add_chain(t, nftgen_strdupf("%s_to_%s", p->segs.v[i].id,
-							       p->segs.v[j].id),
-					     NFTGEN_CHAIN_PAIR);
+			c = nftgen_add_chain(
+			    t, nftgen_strdupf("%s_to_%s", p->segs.v[i].id, p->segs.v[j].id),
+			    NFTGEN_CHAIN_PAIR);
 			c->src = &p->segs.v[i];
 			c->dst = &p->segs.v[j];
 		}
 	nftgen_base(nftgen_add_chain(t, xstrdup("input"), NFTGEN_CHAIN_INPUT), "filter",
-		    NF_INET_LOCAL_IN, 0, true);
+	            NF_INET_LOCAL_IN, 0, true);
 	nftgen_base(nftgen_add_chain(t, xstrdup("mail_redirect"), NFTGEN_CHAIN_MAIL), "nat",
-		    NF_INET_PRE_ROUTING, -100, false);
+	            NF_INET_PRE_ROUTING, -100, false);
 	fwd = nftgen_chain(t, "forward");
 	in = nftgen_chain(t, "input");
 	mail = nftgen_chain(t, "mail_redirect");
@@ -758,7 +760,7 @@ static void nftgen_chains(struct nftgen_table *t, const struct policy *p,
 	r = nftgen_add_rule(t, fwd, xstrdup("sekisho: segment pairs"));
 	r->action = NFTGEN_A_VMAP_PAIRS;
 	nftgen_deny(nftgen_add_rule(t, fwd, xstrdup("sekisho: default deny unknown")),
-		    xstrdup("sekisho deny unknown "));
+	            xstrdup("sekisho deny unknown "));
 
 	/* pair chains: the flows in file order, then the logged default deny */
 	for (size_t i = 0; i < p->flows.n; i++)
@@ -767,9 +769,10 @@ static void nftgen_chains(struct nftgen_table *t, const struct policy *p,
 		struct nftgen_chain *c = &t->chains.v[i];
 		if (c->kind != NFTGEN_CHAIN_PAIR)
 			continue;
-		nftgen_deny(nftgen_add_rule(t, c, nftgen_strdupf("sekisho: default deny %s->%s",
-								c->src->id, c->dst->id)),
-			    nftgen_strdupf("sekisho deny %s->%s ", c->src->id, c->dst->id));
+		nftgen_deny(nftgen_add_rule(t, c,
+		                            nftgen_strdupf("sekisho: default deny %s->%s",
+		                                           c->src->id, c->dst->id)),
+		            nftgen_strdupf("sekisho deny %s->%s ", c->src->id, c->dst->id));
 	}
 
 	/* input: the box itself */
@@ -794,7 +797,7 @@ static void nftgen_chains(struct nftgen_table *t, const struct policy *p,
 	for (size_t i = 0; i < p->flows.n; i++)
 		nftgen_mail(t, o, mail, in, &p->flows.v[i], true);
 	nftgen_deny(nftgen_add_rule(t, in, xstrdup("sekisho: default deny box")),
-		    xstrdup("sekisho deny box "));
+	            xstrdup("sekisho deny box "));
 
 	/* prerouting: mail to the relay */
 	for (size_t i = 0; i < p->flows.n; i++)
@@ -831,7 +834,7 @@ struct nftgen_table *nftgen_compile(const struct policy *p, const struct nftgen_
 
 	nftprint_table(t, &body, false);
 	snprintf(t->digest, sizeof(t->digest), "%016llx",
-		 (unsigned long long)nftgen_fnv1a64(body.s, body.len));
+	         (unsigned long long)nftgen_fnv1a64(body.s, body.len));
 	/* kept: printing the table again only inserts the comment line */
 	t->body_len = body.len;
 	t->body = strbuf_detach(&body);

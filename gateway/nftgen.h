@@ -32,11 +32,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NFTGEN_TABLE "sekisho"     /* table inet sekisho */
-#define NFTGEN_PAIRS_MAP "pairs"   /* the iifname . oifname verdict map */
-#define NFTGEN_COMMENT_MAX 127     /* bytes of a comment (kernel/nft limit 128 with NUL) */
-#define NFTGEN_IFNAME_LEN 16       /* IFNAMSIZ: interface names as set keys */
-#define NFTGEN_LOG_QTHRESHOLD 1    /* nflog queue-threshold of every deny */
+#define NFTGEN_TABLE "sekisho"   /* table inet sekisho */
+#define NFTGEN_PAIRS_MAP "pairs" /* the iifname . oifname verdict map */
+#define NFTGEN_COMMENT_MAX 127   /* bytes of a comment (kernel/nft limit 128 with NUL) */
+#define NFTGEN_IFNAME_LEN 16     /* IFNAMSIZ: interface names as set keys */
+#define NFTGEN_LOG_QTHRESHOLD 1  /* nflog queue-threshold of every deny */
 #define NFTGEN_DIGEST_PREFIX "sekisho fnv1a64:"
 /* Hash sets of at least this many elements carry `size N` (N = their
  * element count): the kernel then sizes the hash table once instead of
@@ -82,7 +82,7 @@ struct nftgen_set {
 	struct {
 		struct nftgen_elem *v;
 		size_t n, cap;
-	} elems; /* sorted, no duplicates; interval sets merged into disjoint ranges */
+	} elems;       /* sorted, no duplicates; interval sets merged into disjoint ranges */
 	uint32_t size; /* `size N` hint, 0 = none (see NFTGEN_SIZE_HINT_MIN) */
 };
 
@@ -104,10 +104,10 @@ enum nftgen_match_type {
 
 struct nftgen_match {
 	enum nftgen_match_type type;
-	int family;   /* AF_INET/AF_INET6: ADDR, ADDR_MAC, ICMP_TYPES */
-	bool daddr;   /* ADDR: destination address */
-	bool negate;  /* ADDR with a named set: "!=" */
-	char *set;    /* ADDR/ADDR_MAC: named set, else NULL (literal addresses) */
+	int family;       /* AF_INET/AF_INET6: ADDR, ADDR_MAC, ICMP_TYPES */
+	bool daddr;       /* ADDR: destination address */
+	bool negate;      /* ADDR with a named set: "!=" */
+	char *set;        /* ADDR/ADDR_MAC: named set, else NULL (literal addresses) */
 	uint32_t ct_bits; /* CT_STATE */
 	uint8_t proto;    /* PORTS: IPPROTO_TCP / IPPROTO_UDP */
 	struct {
@@ -147,9 +147,9 @@ struct nftgen_rule {
 	struct {
 		struct nftgen_elem *v;
 		size_t n, cap;
-	} vmap;                 /* VMAP_IIFNAME: ifname[0] -> verdict */
-	uint16_t redirect_port; /* REDIRECT */
-	char *comment;          /* "rules/joho.rules:12" or "sekisho: ..." */
+	} vmap;                  /* VMAP_IIFNAME: ifname[0] -> verdict */
+	uint16_t redirect_port;  /* REDIRECT */
+	char *comment;           /* "rules/joho.rules:12" or "sekisho: ..." */
 	const struct flow *flow; /* the flow compiled, NULL for built-in rules */
 };
 
@@ -158,16 +158,16 @@ enum nftgen_chain_kind {
 	NFTGEN_CHAIN_INGRESS, /* in_<seg> */
 	NFTGEN_CHAIN_PAIR,    /* <src>_to_<dst> */
 	NFTGEN_CHAIN_INPUT,
-	NFTGEN_CHAIN_MAIL,    /* mail_redirect */
+	NFTGEN_CHAIN_MAIL, /* mail_redirect */
 };
 
 struct nftgen_chain {
 	char *name;
 	enum nftgen_chain_kind kind;
-	bool base;          /* base chain: type/hook/prio/policy below apply */
-	const char *type;   /* "filter" | "nat" */
-	int hook;           /* NF_INET_* */
-	int prio;           /* NF_IP_PRI_FILTER (0), NF_IP_PRI_NAT_DST (-100) */
+	bool base;        /* base chain: type/hook/prio/policy below apply */
+	const char *type; /* "filter" | "nat" */
+	int hook;         /* NF_INET_* */
+	int prio;         /* NF_IP_PRI_FILTER (0), NF_IP_PRI_NAT_DST (-100) */
 	bool policy_drop;
 	const struct segment *src, *dst; /* PAIR: the segments; INGRESS: src */
 	struct {
@@ -187,7 +187,7 @@ struct nftgen_table {
 	struct {
 		struct nftgen_chain *v;
 		size_t n, cap;
-	} chains; /* in creation (and listing) order */
+	} chains;      /* in creation (and listing) order */
 	size_t nrules; /* over all chains */
 	char *body;    /* the printed table without the digest comment (nftprint_table) */
 	size_t body_len;

@@ -189,7 +189,7 @@ static void nftprint_elem(struct strbuf *sb, enum nftgen_set_type type, const st
 static void nftprint_set(struct strbuf *sb, const struct nftgen_set *s)
 {
 	strbuf_printf(sb, "\t%s %s {\n", s->type == NFTGEN_SET_IFPAIR_VMAP ? "map" : "set",
-		      s->name);
+	              s->name);
 	strbuf_printf(sb, "\t\ttype %s\n", nftprint_set_type(s->type));
 	if (s->type == NFTGEN_SET_NET4 || s->type == NFTGEN_SET_NET6)
 		strbuf_puts(sb, "\t\tflags interval\n");
@@ -268,8 +268,8 @@ static void nftprint_match(struct strbuf *sb, const struct nftgen_match *m)
 			uint32_t bit;
 			const char *name;
 		} names[] = {{NFTGEN_CT_INVALID, "invalid"},
-			     {NFTGEN_CT_ESTABLISHED, "established"},
-			     {NFTGEN_CT_RELATED, "related"}};
+		             {NFTGEN_CT_ESTABLISHED, "established"},
+		             {NFTGEN_CT_RELATED, "related"}};
 		bool first = true;
 
 		strbuf_puts(sb, "ct state ");
@@ -334,7 +334,7 @@ static void nftprint_match(struct strbuf *sb, const struct nftgen_match *m)
 }
 
 static void nftprint_rule(struct strbuf *sb, const struct nftgen_table *t,
-			  const struct nftgen_rule *r)
+                          const struct nftgen_rule *r)
 {
 	strbuf_puts(sb, "\t\t");
 	for (size_t i = 0; i < r->matches.n; i++) {
@@ -343,7 +343,7 @@ static void nftprint_rule(struct strbuf *sb, const struct nftgen_table *t,
 	}
 	if (r->log_prefix)
 		strbuf_printf(sb, "log prefix \"%s\" group %u queue-threshold %u ", r->log_prefix,
-			      t->log_group, NFTGEN_LOG_QTHRESHOLD);
+		              t->log_group, NFTGEN_LOG_QTHRESHOLD);
 	if (r->counter)
 		strbuf_puts(sb, "counter ");
 	switch (r->action) {
@@ -388,7 +388,7 @@ static const char *nftprint_hook(int hook)
 }
 
 static void nftprint_chain(struct strbuf *sb, const struct nftgen_table *t,
-			   const struct nftgen_chain *c)
+                           const struct nftgen_chain *c)
 {
 	strbuf_printf(sb, "\tchain %s {\n", c->name);
 	if (c->base) {
@@ -419,7 +419,8 @@ void nftprint_table(const struct nftgen_table *t, struct strbuf *sb, bool with_d
 		strbuf_printf(sb, "\tcomment \"%s\"\n", c);
 		if (t->body && t->body_len >= sizeof(head) - 1) {
 			/* the body printed at compile time, after its first line */
-			strbuf_append(sb, t->body + sizeof(head) - 1, t->body_len - (sizeof(head) - 1));
+			strbuf_append(sb, t->body + sizeof(head) - 1,
+			              t->body_len - (sizeof(head) - 1));
 			return;
 		}
 	} else {

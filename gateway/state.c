@@ -196,7 +196,7 @@ static char *state_snapshot_name(const char *path, const char *prefix)
 /* info: what the version is, and every file's size and FNV-1a so that a
  * version torn by a crash is detected before it is used (state_verify) */
 static int state_write_info(const char *path, const struct nftgen_table *t,
-			    const struct state_record *rec, const struct strbuf *files)
+                            const struct state_record *rec, const struct strbuf *files)
 {
 	struct strbuf sb = STRBUF_INIT;
 	int ret;
@@ -214,7 +214,7 @@ static int state_write_info(const char *path, const struct nftgen_table *t,
 }
 
 int state_prepare(struct state *st, const struct policy *p, const struct nftgen_table *t,
-		  const struct state_record *rec, struct state_txn *txn, struct strbuf *err_r)
+                  const struct state_record *rec, struct state_txn *txn, struct strbuf *err_r)
 {
 	struct state_version *v = NULL;
 	size_t n = 0;
@@ -226,7 +226,7 @@ int state_prepare(struct state *st, const struct policy *p, const struct nftgen_
 	txn->num = n ? v[n - 1].num + 1 : 1;
 	state_versions_free(v, n);
 	strbuf_printf(&path, "%s/versions/.tmp-" STATE_VERSION_FMT "-%ld", st->dir, txn->num,
-		      (long)getpid());
+	              (long)getpid());
 	txn->tmpdir = strbuf_detach(&path);
 	state_rmtree(txn->tmpdir);
 	if (state_mkdirs(txn->tmpdir) < 0)
@@ -245,17 +245,18 @@ int state_prepare(struct state *st, const struct policy *p, const struct nftgen_
 		*slash = '/';
 		if (state_write_file(path.s, p->files.v[i].text, p->files.v[i].len, false) < 0)
 			goto fail;
-		strbuf_printf(&files, "file=%016llx %zu %s\n",
-			      (unsigned long long)nftgen_fnv1a64(p->files.v[i].text, p->files.v[i].len),
-			      p->files.v[i].len, path.s + strlen(txn->tmpdir) + 1);
+		strbuf_printf(
+		    &files, "file=%016llx %zu %s\n",
+		    (unsigned long long)nftgen_fnv1a64(p->files.v[i].text, p->files.v[i].len),
+		    p->files.v[i].len, path.s + strlen(txn->tmpdir) + 1);
 	}
 	strbuf_reset(&path);
 	strbuf_printf(&path, "%s/show.nft", txn->tmpdir);
 	if (state_write_file(path.s, rec->show, strlen(rec->show), false) < 0)
 		goto fail;
 	strbuf_printf(&files, "file=%016llx %zu show.nft\n",
-		      (unsigned long long)nftgen_fnv1a64(rec->show, strlen(rec->show)),
-		      strlen(rec->show));
+	              (unsigned long long)nftgen_fnv1a64(rec->show, strlen(rec->show)),
+	              strlen(rec->show));
 	strbuf_reset(&path);
 	strbuf_printf(&path, "%s/info", txn->tmpdir);
 	if (state_write_info(path.s, t, rec, &files) < 0)
@@ -409,8 +410,7 @@ void state_versions_free(struct state_version *v, size_t n)
 	free(v);
 }
 
-int state_version(struct state *st, unsigned num, struct state_version *v_r,
-		  struct strbuf *err_r)
+int state_version(struct state *st, unsigned num, struct state_version *v_r, struct strbuf *err_r)
 {
 	struct strbuf sb, path = STRBUF_INIT;
 	char *line, *save = NULL;
@@ -516,9 +516,10 @@ int state_verify(struct state *st, unsigned num, struct strbuf *err_r)
 		strbuf_init(&data, STATE_MAX_FILE_BYTES);
 		if (!strbuf_read_file(&data, path.s) || data.len != size ||
 		    nftgen_fnv1a64(data.s ? data.s : "", data.len) != (uint64_t)fnv) {
-			strbuf_printf(err_r, "version %06u is damaged: %s does not match its record "
-					     "(interrupted while it was written?)",
-				      num, path.s);
+			strbuf_printf(err_r,
+			              "version %06u is damaged: %s does not match its record "
+			              "(interrupted while it was written?)",
+			              num, path.s);
 			ret = -1;
 		}
 		strbuf_free(&data);
@@ -542,7 +543,7 @@ int state_pending_write(struct state *st, const struct state_pending *p, struct 
 	int ret = 0;
 
 	strbuf_printf(&sb, "prev=%u\napplied=%u\ndeadline=%lld\ntoken=%lu\nwaiter=%ld\n", p->prev,
-		      p->applied, (long long)p->deadline, p->token, (long)p->waiter);
+	              p->applied, (long long)p->deadline, p->token, (long)p->waiter);
 	if (state_write_file(tmp, sb.s, sb.len, true) < 0 || rename(tmp, path) < 0) {
 		strbuf_printf(err_r, "writing %s: %s", path, strerror(errno));
 		ret = -1;

@@ -63,7 +63,7 @@ struct state_version {
 };
 
 struct state_pending {
-	unsigned prev; /* version to revert to; 0 = none ran before (delete the table) */
+	unsigned prev;    /* version to revert to; 0 = none ran before (delete the table) */
 	unsigned applied; /* the version waiting for confirmation */
 	time_t deadline;
 	unsigned long token;
@@ -87,8 +87,7 @@ void state_versions_free(struct state_version *v, size_t n);
 /* The running version's number from `current`; 0 if none. */
 unsigned state_current(struct state *st);
 /* Read one version's info.  Returns 0, or -1 with err_r. */
-int state_version(struct state *st, unsigned num, struct state_version *v_r,
-		  struct strbuf *err_r);
+int state_version(struct state *st, unsigned num, struct state_version *v_r, struct strbuf *err_r);
 void state_version_free(struct state_version *v);
 /* Check that every file of a version is as recorded.  Returns 0, or -1
  * with err_r naming the damaged file. */
@@ -102,11 +101,12 @@ char *state_dir_prefix(const char *dir);
 
 /* What a new version records. */
 struct state_record {
-	const char *load_prefix; /* the loaded files' name prefix: snapshot names are relative to it */
-	const char *source;      /* the rules directory to record */
-	const char *prefix;      /* how comments name the files */
+	const char
+	    *load_prefix;   /* the loaded files' name prefix: snapshot names are relative to it */
+	const char *source; /* the rules directory to record */
+	const char *prefix; /* how comments name the files */
 	const char *reason;
-	const char *show;        /* the show text applied */
+	const char *show; /* the show text applied */
 };
 
 /*
@@ -115,7 +115,7 @@ struct state_record {
  * err_r (nothing left behind).
  */
 int state_prepare(struct state *st, const struct policy *p, const struct nftgen_table *t,
-		  const struct state_record *rec, struct state_txn *txn, struct strbuf *err_r);
+                  const struct state_record *rec, struct state_txn *txn, struct strbuf *err_r);
 /* Make the prepared version the current one and prune old versions. */
 int state_commit(struct state *st, struct state_txn *txn, struct strbuf *err_r);
 /* Throw a prepared version away. */

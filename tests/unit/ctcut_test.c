@@ -46,7 +46,6 @@ static struct ctcut_locals box_addrs(void)
 	return l;
 }
 
-
 int main(void)
 {
 	struct policy *p = fx_default();

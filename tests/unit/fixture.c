@@ -80,8 +80,8 @@ static void fx_add_net(void *arg, const char *w)
 		abort();
 }
 
-struct segment *fx_segment(struct policy *p, const char *id, enum seg_kind kind,
-			   const char *ifaces, const char *nets)
+struct segment *fx_segment(struct policy *p, const char *id, enum seg_kind kind, const char *ifaces,
+                           const char *nets)
 {
 	struct segment *s;
 
@@ -105,7 +105,7 @@ static void fx_add_addr(void *arg, const char *w)
 }
 
 struct host *fx_host(struct policy *p, struct segment *seg, const char *name, const char *addrs,
-		     const char *mac)
+                     const char *mac)
 {
 	struct host *h;
 
@@ -204,7 +204,7 @@ static void fx_endpoint(struct policy *p, const char *name, struct host **h, str
 }
 
 struct flow *fx_flow(struct policy *p, enum flow_kind kind, const char *src, const char *dst,
-		     const char *svcs, const char *from, const char *to, int line)
+                     const char *svcs, const char *from, const char *to, int line)
 {
 	struct flow *f = VEC_PUSH(p->flows);
 	struct fx_svcs c = {NULL, false, f, NULL};

@@ -8,15 +8,15 @@
 #include "policy.h"
 
 struct policy *fx_policy(void);
-struct segment *fx_segment(struct policy *p, const char *id, enum seg_kind kind,
-			   const char *ifaces, const char *nets);
+struct segment *fx_segment(struct policy *p, const char *id, enum seg_kind kind, const char *ifaces,
+                           const char *nets);
 /* addrs: space separated; mac may be NULL; seg NULL = top-level host */
 struct host *fx_host(struct policy *p, struct segment *seg, const char *name, const char *addrs,
-		     const char *mac);
+                     const char *mac);
 struct group *fx_group(struct policy *p, const char *name, const char *hosts);
 /* svcs like "tcp/80,443 udp/53 ping"; from/to: host or group name or NULL */
 struct flow *fx_flow(struct policy *p, enum flow_kind kind, const char *src, const char *dst,
-		     const char *svcs, const char *from, const char *to, int line);
+                     const char *svcs, const char *from, const char *to, int line);
 void fx_mgmt(struct policy *p, const char *from, const char *svcs, int line);
 /* The default rules/ of the repository, built by hand. */
 struct policy *fx_default(void);

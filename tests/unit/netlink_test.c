@@ -56,7 +56,6 @@ static char *run(const char *cmd, const char *input)
 	return strbuf_detach(&out);
 }
 
-
 /* The kernel's view of every set and rule of the table, attribute by
  * attribute (set userdata in hex; rules as libnftnl prints them), so that
  * the cross-check also covers what `nft list` does not print. */
@@ -70,12 +69,13 @@ static int dump_set_cb(const struct nlmsghdr *nlh, void *data)
 	if (nftnl_set_nlmsg_parse(nlh, s) == 0) {
 		uint32_t flags = nftnl_set_get_u32(s, NFTNL_SET_FLAGS);
 		strbuf_printf(sb, "set %s flags %#x key %u/%u data %u/%u size %u udata",
-			      flags & NFT_SET_ANONYMOUS ? "(anon)" : nftnl_set_get_str(s, NFTNL_SET_NAME),
-			      flags, nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE),
-			      nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN),
-			      nftnl_set_get_u32(s, NFTNL_SET_DATA_TYPE),
-			      nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN),
-			      nftnl_set_get_u32(s, NFTNL_SET_DESC_SIZE));
+		              flags & NFT_SET_ANONYMOUS ? "(anon)"
+		                                        : nftnl_set_get_str(s, NFTNL_SET_NAME),
+		              flags, nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE),
+		              nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN),
+		              nftnl_set_get_u32(s, NFTNL_SET_DATA_TYPE),
+		              nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN),
+		              nftnl_set_get_u32(s, NFTNL_SET_DESC_SIZE));
 		ud = nftnl_set_get_data(s, NFTNL_SET_USERDATA, &len);
 		for (uint32_t i = 0; ud && i < len; i++)
 			strbuf_printf(sb, " %02x", ud[i]);
@@ -109,8 +109,8 @@ static char *dump_kernel(void)
 	mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID);
 	for (size_t i = 0; i < 2; i++) {
 		char buf[32768];
-		struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, types[i], NFPROTO_INET, NLM_F_DUMP,
-							     (uint32_t)time(NULL) + (uint32_t)i);
+		struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(
+		    buf, types[i], NFPROTO_INET, NLM_F_DUMP, (uint32_t)time(NULL) + (uint32_t)i);
 		uint32_t seq = nlh->nlmsg_seq;
 		int n;
 
@@ -118,7 +118,7 @@ static char *dump_kernel(void)
 		mnl_socket_sendto(nl, nlh, nlh->nlmsg_len);
 		while ((n = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0)
 			if (mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl),
-				       i == 0 ? dump_set_cb : dump_rule_cb, &sb) <= MNL_CB_STOP)
+			               i == 0 ? dump_set_cb : dump_rule_cb, &sb) <= MNL_CB_STOP)
 				break;
 	}
 	mnl_socket_close(nl);
@@ -136,7 +136,8 @@ static void fresh_netns(void)
 
 /* nft's listing with handles and counters normalised; mnl dump without
  * sequence numbers, port ids and handles. */
-#define LIST_CMD "nft list table inet sekisho | sed -E 's/packets [0-9]+ bytes [0-9]+/packets 0 bytes 0/'"
+#define LIST_CMD                                                                                   \
+	"nft list table inet sekisho | sed -E 's/packets [0-9]+ bytes [0-9]+/packets 0 bytes 0/'"
 
 static void crosscheck(struct policy *p, const char *what)
 {
@@ -172,8 +173,10 @@ static void crosscheck(struct policy *p, const char *what)
 			fputs(kern_sk, f);
 			fclose(f);
 		}
-		fprintf(stderr, "%s: kernel objects differ: diff /tmp/sk-unit-kern-nft.txt "
-				"/tmp/sk-unit-kern-sk.txt\n", what);
+		fprintf(stderr,
+		        "%s: kernel objects differ: diff /tmp/sk-unit-kern-nft.txt "
+		        "/tmp/sk-unit-kern-sk.txt\n",
+		        what);
 	}
 	free(kern_nft);
 	free(kern_sk);
@@ -188,8 +191,10 @@ static void crosscheck(struct policy *p, const char *what)
 			fputs(via_sk, f);
 			fclose(f);
 		}
-		fprintf(stderr, "%s: listings differ: diff /tmp/sk-unit-via-nft.txt "
-				"/tmp/sk-unit-via-sk.txt\n", what);
+		fprintf(stderr,
+		        "%s: listings differ: diff /tmp/sk-unit-via-nft.txt "
+		        "/tmp/sk-unit-via-sk.txt\n",
+		        what);
 	}
 	free(via_nft);
 	free(via_sk);
@@ -260,8 +265,9 @@ static struct policy *groups_policy(void)
 	struct policy *p = fx_policy();
 	struct segment *a, *b;
 
-	a = fx_segment(p, "a", SEG_JOHO, "a0 a1", "198.18.10.0/24 198.18.11.0/24 198.18.12.0/24 "
-						   "2001:2:0:a::/64");
+	a = fx_segment(p, "a", SEG_JOHO, "a0 a1",
+	               "198.18.10.0/24 198.18.11.0/24 198.18.12.0/24 "
+	               "2001:2:0:a::/64");
 	a->registered_only = true;
 	fx_host(p, a, "h4", "198.18.10.4", "02:00:00:00:00:04");
 	fx_host(p, a, "h6", "2001:2:0:a::6", "02:00:00:00:00:06");
@@ -271,7 +277,8 @@ static struct policy *groups_policy(void)
 	fx_host(p, b, "s4", "198.18.20.1 198.18.20.2", NULL);
 	fx_segment(p, "up", SEG_INTERNET, "up0 up1", NULL);
 	fx_group(p, "clients", "h4 h46");
-	fx_flow(p, FLOW_ALLOW, "a", "b", "tcp/443,80,81,100-200,150-300 udp/1-65535", "clients", "s4", 3);
+	fx_flow(p, FLOW_ALLOW, "a", "b", "tcp/443,80,81,100-200,150-300 udp/1-65535", "clients",
+	        "s4", 3);
 	fx_flow(p, FLOW_ALLOW, "a", "b", "ping tcp/65535", "h6", NULL, 4);
 	fx_flow(p, FLOW_MAIL, "a", "b", NULL, NULL, "clients", 5);
 	fx_flow(p, FLOW_ALLOW, "a", "up", "tcp/0-10,22", NULL, NULL, 6);
@@ -293,8 +300,8 @@ static struct policy *big_policy(void)
 		char name[32], addrs[96], mac[32];
 
 		snprintf(name, sizeof(name), "h%d", i);
-		snprintf(addrs, sizeof(addrs), "198.18.%d.%d 2001:2:0:a::%x", 1 + i / 250, 1 + i % 250,
-			 0x1000 + i);
+		snprintf(addrs, sizeof(addrs), "198.18.%d.%d 2001:2:0:a::%x", 1 + i / 250,
+		         1 + i % 250, 0x1000 + i);
 		snprintf(mac, sizeof(mac), "02:00:00:00:%02x:%02x", (i >> 8) & 255, i & 255);
 		fx_host(p, a, name, addrs, i % 2 ? mac : NULL);
 	}

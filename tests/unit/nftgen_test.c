@@ -46,18 +46,21 @@ static void test_default_layout(void)
 	FX_CHECK(has(&sb, "\"joho0\" . \"lgwan0\" : goto joho_to_lgwan,"));
 	FX_CHECK(has(&sb, "\"joho0\" . \"joho0\" : accept,"));
 	FX_CHECK(has(&sb, "tcp dport { 80, 443 } counter accept comment \"rules/test.rules:19\""));
-	FX_CHECK(has(&sb, "icmpv6 type echo-request counter accept comment \"rules/test.rules:19\""));
-	FX_CHECK(has(&sb, "ip saddr 198.18.2.10 ip daddr 198.18.1.10 tcp dport 8443 counter accept"));
+	FX_CHECK(
+	    has(&sb, "icmpv6 type echo-request counter accept comment \"rules/test.rules:19\""));
+	FX_CHECK(
+	    has(&sb, "ip saddr 198.18.2.10 ip daddr 198.18.1.10 tcp dport 8443 counter accept"));
 	FX_CHECK(has(&sb, "ip6 saddr 2001:2:0:2::10 ip6 daddr 2001:2:0:1::10 tcp dport 8443"));
 	FX_CHECK(has(&sb, "iifname \"joho0\" ip daddr 198.18.3.25 tcp dport 25 counter redirect to "
-			  ":10025 comment \"rules/test.rules:22\""));
+	                  ":10025 comment \"rules/test.rules:22\""));
 	FX_CHECK(has(&sb, "iifname \"joho0\" ct status dnat tcp dport 10025 counter accept"));
 	FX_CHECK(has(&sb, "log prefix \"sekisho deny joho->lgwan \" group 5 queue-threshold 1 "
-			  "counter drop comment \"sekisho: default deny joho->lgwan\""));
+	                  "counter drop comment \"sekisho: default deny joho->lgwan\""));
 	FX_CHECK(has(&sb, "ip saddr != @shirei_net4 log prefix \"sekisho deny shirei spoofed \""));
 	FX_CHECK(has(&sb, "log prefix \"sekisho deny shirei unregistered \""));
 	FX_CHECK(has(&sb, "ip saddr @joho_net4 log prefix \"sekisho deny internet spoofed \""));
-	FX_CHECK(has(&sb, "ip saddr 198.18.3.80 ip daddr 198.18.2.30 tcp dport 8080 counter accept"));
+	FX_CHECK(
+	    has(&sb, "ip saddr 198.18.3.80 ip daddr 198.18.2.30 tcp dport 8080 counter accept"));
 	FX_CHECK(strlen(t->digest) == 16);
 	nftgen_free(t);
 	strbuf_free(&sb);
@@ -92,7 +95,8 @@ static void test_groups_macs_families(void)
 	struct strbuf sb = STRBUF_INIT;
 	struct nftgen_table *t;
 
-	a = fx_segment(p, "a", SEG_JOHO, "a0 a1", "198.18.10.0/24 198.18.11.0/24 198.18.12.0/24 2001:2:0:a::/64");
+	a = fx_segment(p, "a", SEG_JOHO, "a0 a1",
+	               "198.18.10.0/24 198.18.11.0/24 198.18.12.0/24 2001:2:0:a::/64");
 	a->registered_only = true;
 	fx_host(p, a, "h4", "198.18.10.4", "02:00:00:00:00:04");
 	fx_host(p, a, "h6", "2001:2:0:a::6", NULL);
@@ -108,12 +112,14 @@ static void test_groups_macs_families(void)
 	FX_CHECK(has(&sb, "198.18.10.0-198.18.12.255,"));
 	FX_CHECK(has(&sb, "198.18.10.4 . 02:00:00:00:00:04,"));
 	FX_CHECK(has(&sb, "ip saddr @grp_clients_4 ip daddr { 198.18.20.1, 198.18.20.2 } tcp dport "
-			  "{ 80-81, 100-300, 443 } counter accept comment \"rules/test.rules:3\""));
+	                  "{ 80-81, 100-300, 443 } counter accept comment \"rules/test.rules:3\""));
 	FX_CHECK(!nftgen_set(t, "grp_clients_6") || nftgen_set(t, "grp_clients_6")->elems.n == 1);
 	FX_CHECK(has(&sb, "ip6 saddr 2001:2:0:a::6 icmpv6 type echo-request counter accept"));
-	FX_CHECK(!strstr(sb.s, "icmp type echo-request counter accept comment \"rules/test.rules:4\""));
+	FX_CHECK(
+	    !strstr(sb.s, "icmp type echo-request counter accept comment \"rules/test.rules:4\""));
 	FX_CHECK(!strstr(sb.s, "udp dport 53"));
-	FX_CHECK(has(&sb, "iifname vmap { \"a0\" : jump in_a, \"a1\" : jump in_a, \"b0\" : jump in_b }"));
+	FX_CHECK(has(
+	    &sb, "iifname vmap { \"a0\" : jump in_a, \"a1\" : jump in_a, \"b0\" : jump in_b }"));
 	FX_CHECK(has(&sb, "\"a0\" . \"a1\" : accept,"));
 	nftgen_free(t);
 	strbuf_free(&sb);
