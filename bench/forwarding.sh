@@ -8,6 +8,10 @@
 #                       (interleaved), the median is printed
 #   BENCH_HOSTS=100000  registered hosts in the policy
 #   BENCH_SECONDS=5     length of each iperf3 run
+#   BENCH_SMALL_HOSTS=1000  hosts in the small sekisho policy (reference row)
+#   BENCH_PERF=DIR      record `perf record -a -g` during each scenario's
+#                       one-way run of round 1 into DIR (perf-<scenario>.data
+#                       and a top-40 perf-<scenario>.txt)
 #   BENCH_NO_BUILD=1, SEKISHO_BENCH_BUILD as in rule_apply.sh
 #
 # Topology (namespaces only; the host's interfaces are never touched):
@@ -24,6 +28,9 @@
 #
 # Scenarios:
 #   none     no ruleset in the box namespace (the anchor)
+#   sekisho-small  reference: `sekisho apply` of a BENCH_SMALL_HOSTS (1000)
+#            host policy: with the big one, shows whether the per-packet
+#            cost grows with the number of hosts
 #   sekisho  `sekisho apply` of the generated policy (BENCH_HOSTS hosts)
 #   conntrack  reference: one chain with only `ct state established,related
 #            accept` (policy accept): what connection tracking alone costs,
@@ -76,8 +83,10 @@ sk=$bench_sekisho
 [ "${BENCH_NO_SEKISHO:-0}" != 1 ] || sk=
 flood=$bench_build/bench/sekisho-udpflood
 
+small=${BENCH_SMALL_HOSTS:-1000}
 python3 "$bench_top/bench/gen_policy.py" "$hosts" --out "$work/rules" \
 	--linear "$work/linear.nft" --equiv "$work/equiv.nft"
+python3 "$bench_top/bench/gen_policy.py" "$small" --out "$work/rules-small"
 sk_mode=sekisho
 if [ -z "$sk" ] || ! "$sk" show "$work/rules" >/dev/null 2>"$work/show.err"; then
 	echo "forwarding: sekisho show does not work; the 'sekisho' row uses the" \
@@ -115,6 +124,10 @@ load() {
 	ip netns exec $box nft flush ruleset
 	case "$1" in
 	none) ;;
+	sekisho-small)
+		ip netns exec $box "$sk" --state-dir "$work/state" apply "$work/rules-small" \
+			>>"$work/apply.log" 2>&1 || { cat "$work/apply.log" >&2; return 1; }
+		;;
 	sekisho)
 		if [ $sk_mode = sekisho ]; then
 			mkdir -p "$work/state"
@@ -173,7 +186,18 @@ measure_oneway() {
 		grep -q ready "$rout" && break
 		sleep 0.1
 	done
+	local ppid=
+	if [ -n "${BENCH_PERF:-}" ] && [ "$2" = 1 ]; then
+		perf record -q -a -g -o "$BENCH_PERF/perf-$1.data" -- sleep "$secs" \
+			>/dev/null 2>&1 &
+		ppid=$!
+	fi
 	ip netns exec $src "$flood" send $dst_ip $port $((secs + 2)) >"$work/flood-send.out" 2>&1 || true
+	if [ -n "$ppid" ]; then
+		wait "$ppid" || true
+		perf report -i "$BENCH_PERF/perf-$1.data" --no-children --stdio --sort dso,sym \
+			-g none 2>/dev/null | grep -E '^ +[0-9]' | head -40 >"$BENCH_PERF/perf-$1.txt" || true
+	fi
 	if wait $rpid; then awk 'NR == 2 { print $3 }' "$rout"; else echo blocked; fi
 }
 
@@ -181,7 +205,8 @@ echo "forwarding: $(bench_machine)"
 echo "forwarding: $hosts registered hosts; $secs s per run; rounds: $bench_runs;" \
 	"sekisho row: $sk_mode"
 declare -A tcp udp new
-scen=(none conntrack sekisho linear)
+scen=(none conntrack sekisho-small sekisho linear)
+[ $sk_mode = sekisho ] || scen=(none conntrack sekisho linear)
 for ((r = 1; r <= bench_runs; r++)); do
 	for s in "${scen[@]}"; do
 		t0=$(date +%s%N)
@@ -189,7 +214,7 @@ for ((r = 1; r <= bench_runs; r++)); do
 		t1=$(date +%s%N)
 		a=$(measure_iperf tcp)
 		b=$(measure_iperf udp)
-		c=$(measure_oneway)
+		c=$(measure_oneway "$s" "$r")
 		tcp[$s]="${tcp[$s]:-} $a"
 		udp[$s]="${udp[$s]:-} $b"
 		new[$s]="${new[$s]:-} $c"
@@ -233,6 +258,7 @@ for s in "${scen[@]}"; do
 			'BEGIN { exit !(a + 0 >= 0.9 && b + 0 >= 0.9 && c + 0 >= 0.9) }' || res=MISS
 		;;
 	linear) label="linear chain ${hosts} rules" res="reference" ;;
+	sekisho-small) label="sekisho ${small} hosts" res="reference" ;;
 	esac
 	printf '%-28s %10s %6s %12s %6s %12s %6s  %s\n' "$label" "$a" "$ra" "$b" "$rb" "$c" "$rc" "$res"
 done
