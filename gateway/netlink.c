@@ -1037,6 +1037,7 @@ struct netlink_ackstate {
 	int nerrors;
 	bool restart;
 	size_t nacks;
+	bool acks_lost; /* the outcome is unknown: acks missing or unreadable */
 };
 
 static void netlink_describe(struct strbuf *err, const struct netlink_obj *o, int code,
@@ -1128,6 +1129,7 @@ static int netlink_send_batch(struct mnl_socket *nl, const struct netlink_batch 
 				break;
 			strbuf_printf(st->err, "%sreading the acks: %s", st->err->len ? "\n" : "",
 			              strerror(errno));
+			st->acks_lost = true;
 			free(buf);
 			return -1;
 		}
@@ -1142,9 +1144,26 @@ static int netlink_send_batch(struct mnl_socket *nl, const struct netlink_batch 
 	if (st->nacks < b->nacks) {
 		strbuf_printf(st->err, "only %zu of %zu messages were acknowledged", st->nacks,
 		              b->nacks);
+		st->acks_lost = true;
 		return -1;
 	}
 	return 0;
+}
+
+/* Does the running table carry t's digest?  (When acks went missing.) */
+static bool netlink_runs(const struct nftgen_table *t)
+{
+	struct netlink_running r;
+	struct strbuf err = STRBUF_INIT;
+	char comment[64];
+	bool same;
+
+	nftprint_table_comment(t, comment, sizeof(comment));
+	same = netlink_read(&r, &err) == 0 && r.exists && r.comment &&
+	       strcmp(r.comment, comment) == 0 && r.nrules == t->nrules;
+	netlink_running_free(&r);
+	strbuf_free(&err);
+	return same;
 }
 
 int netlink_apply(const struct nftgen_table *t, struct strbuf *err_r)
@@ -1156,9 +1175,8 @@ int netlink_apply(const struct nftgen_table *t, struct strbuf *err_r)
 		return -1;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct netlink_batch b = {0};
-		struct netlink_ackstate st = {&b, err_r, 0, false, 0};
+		struct netlink_ackstate st = {&b, err_r, 0, false, 0, false};
 		uint32_t genid = 0;
-
 		int exists;
 
 		/* the generation first: a change after it fails the batch */
@@ -1170,6 +1188,11 @@ int netlink_apply(const struct nftgen_table *t, struct strbuf *err_r)
 		netlink_build(&b, t, genid, exists == 1);
 		ret = netlink_send_batch(nl, &b, &st);
 		netlink_batch_free(&b);
+		if (ret < 0 && st.acks_lost && st.nerrors == 0 && !st.restart && netlink_runs(t)) {
+			/* no error came back and the table carries our digest: committed */
+			strbuf_reset(err_r);
+			ret = 0;
+		}
 		if (ret == 0 || !st.restart)
 			break;
 		if (attempt == 1)
@@ -1183,7 +1206,7 @@ int netlink_delete(struct strbuf *err_r)
 {
 	struct mnl_socket *nl = netlink_open(err_r);
 	struct netlink_batch b = {0};
-	struct netlink_ackstate st = {&b, err_r, 0, false, 0};
+	struct netlink_ackstate st = {&b, err_r, 0, false, 0, false};
 	uint32_t genid = 0;
 	int ret = -1;
 
