@@ -611,6 +611,7 @@ int cmd_diff(const struct cmd_opts *o, int argc, char **argv)
 	struct state_version v;
 	struct policy *p;
 	struct nftgen_table *t;
+	bool modified = false;
 	int ret;
 
 	if (getopt(argc, argv, "") != -1 || optind + 1 < argc) {
@@ -637,18 +638,22 @@ int cmd_diff(const struct cmd_opts *o, int argc, char **argv)
 		       run.comment ? "\"" : "");
 		strbuf_puts(&name, "running (unknown)");
 	} else {
-		cmd_kernel_matches(&run, &v);
+		modified = !cmd_kernel_matches(&run, &v);
 		if (state_verify(&st, v.num, &err) < 0 ||
 		    state_show_text(&st, v.num, &old, &err) < 0)
 			log_warn("%s", err.s);
 		strbuf_printf(&name, "running (version %06u, applied from %s)", v.num, v.source);
 		state_version_free(&v);
 	}
-	if (cmd_unified(stdout, name.s, old.s ? old.s : "", dir, new.s) == 0) {
+	if (cmd_unified(stdout, name.s, old.s ? old.s : "", dir, new.s) != 0) {
+		ret = 1;
+	} else if (modified || !run.exists) {
+		printf(
+		    "the recorded text is the same, but the kernel's table is not (see above)\n");
+		ret = 1;
+	} else {
 		printf("no differences\n");
 		ret = 0;
-	} else {
-		ret = 1;
 	}
 	netlink_running_free(&run);
 out:
