@@ -23,8 +23,8 @@
 #define POLICY_MAX_FILE_BYTES (16u * 1024 * 1024)
 #define POLICY_MAX_INCLUDE_DEPTH 8
 #define POLICY_MAX_LINE_BYTES 4096
-#define POLICY_NAME_MAX 32        /* host, group and segment names */
-#define POLICY_IFNAME_MAX 15      /* IFNAMSIZ - 1 */
+#define POLICY_NAME_MAX 32   /* host, group and segment names */
+#define POLICY_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
 #define POLICY_DEFAULT_RELAY_PORT 10025
 #define POLICY_DEFAULT_LOG_GROUP 5
 #define POLICY_EXPIRY_WARN_DAYS 30
@@ -63,7 +63,7 @@ struct host {
 		struct prefix *v;
 		size_t n, cap;
 		struct srcpos *pos; /* parallel to v */
-	} addrs; /* single addresses (len 32/128) */
+	} addrs;                    /* single addresses (len 32/128) */
 	bool has_mac;
 	uint8_t mac[6];
 	char *segment_decl;      /* segment it was declared inside, NULL if top level */
@@ -127,7 +127,8 @@ enum flow_kind {
 	FLOW_ALLOW,     /* allow SRC -> DST svc... [from X] [to Y] */
 	FLOW_MAIL,      /* mail SRC -> DST to Y [port N]: redirected to the relay */
 	FLOW_SCREEN,    /* screen SRC -> DST to Y port N: screen transfer (tcp) */
-	FLOW_EXCEPTION, /* exception SRC -> DST svc... [from X] [to Y] { approved-by reason expires } */
+	FLOW_EXCEPTION, /* exception SRC -> DST svc... [from X] [to Y] { approved-by reason expires
+	                   } */
 };
 
 struct date {
@@ -136,7 +137,7 @@ struct date {
 
 struct flow {
 	enum flow_kind kind;
-	struct srcpos pos; /* the keyword starting the statement */
+	struct srcpos pos;       /* the keyword starting the statement */
 	struct nameref src, dst; /* segment ids */
 	struct nameref from, to; /* optional host or group */
 	struct {
@@ -150,7 +151,7 @@ struct flow {
 	struct srcpos approved_pos, reason_pos, expires_pos;
 	/* resolved by policy_check() */
 	struct segment *src_seg, *dst_seg;
-	struct host *from_host, *to_host;   /* exactly one of host/group, or none */
+	struct host *from_host, *to_host; /* exactly one of host/group, or none */
 	struct group *from_group, *to_group;
 	bool expired;   /* exception past its expiry date: not compiled */
 	bool redundant; /* fully shadowed by an earlier flow: compiled anyway, warned */
@@ -233,7 +234,7 @@ void policy_free(struct policy *p);
 struct date policy_today(void);
 
 /* Prefix helpers shared by the parser, checker and compiler. */
-bool prefix_parse(const char *s, struct prefix *r);          /* "a.b.c.d[/n]", "v6[/n]" */
+bool prefix_parse(const char *s, struct prefix *r);              /* "a.b.c.d[/n]", "v6[/n]" */
 void prefix_format(const struct prefix *p, char *buf, size_t n); /* omits /32 and /128 */
 bool prefix_overlap(const struct prefix *a, const struct prefix *b);
 bool prefix_contains(const struct prefix *net, const struct prefix *addr);
