@@ -11,8 +11,10 @@
  * error and warning through diag, each at the offending token, and returns
  * false if any error was found.  Passes run in a fixed order (segments,
  * names, hosts, groups, flows, redundancy, management) so the output is
- * stable.  Large inputs stay near O(n log n) except where n is the number
- * of flows, segments or networks (kept small by nature).
+ * stable.  Work stays near O(n log n) in hosts and groups; what is
+ * quadratic runs over segments, interfaces and networks (bounded by the
+ * POLICY_MAX_* counts) or has a budget (redundancy, did-you-mean), so a
+ * hostile file cannot make the check run for long.
  */
 #include "policy.h"
 #include "log.h"
