@@ -70,7 +70,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 for n in $src $box $dst; do
-	if ip netns list | grep -qw "$n"; then
+	if ip netns list 2>/dev/null | grep -qw "$n"; then
 		echo "$0: namespace $n exists (another run?); remove it first" >&2
 		trap - EXIT
 		rm -rf "$work"
