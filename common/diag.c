@@ -47,12 +47,24 @@ static const struct diag_source *diag_find(const char *file)
 	return NULL;
 }
 
-/* Print the quoted line and a caret; tabs are kept so the caret lines up. */
+/* Terminal columns taken by byte c of UTF-8 text: 0 for continuation
+ * bytes, 2 for the lead byte of a three- or four-byte sequence (East Asian
+ * characters), 1 otherwise. */
+static int diag_columns(unsigned char c)
+{
+	if ((c & 0xc0) == 0x80)
+		return 0;
+	return c >= 0xe0 ? 2 : 1;
+}
+
+/* Print the quoted line and a caret under the offending token.  Control
+ * characters are shown as '?' so hostile bytes never reach the terminal;
+ * tabs are kept so the caret lines up. */
 static void diag_quote(FILE *out, const struct srcpos *pos)
 {
 	const struct diag_source *src = diag_find(pos->file);
 	const char *p, *end, *line;
-	int n = 1;
+	int n = 1, width = 0;
 
 	if (!src || !src->text || pos->line <= 0)
 		return;
@@ -70,20 +82,27 @@ static void diag_quote(FILE *out, const struct srcpos *pos)
 	line = p;
 	while (p < end && *p != '\n' && *p != '\r')
 		p++;
-	fprintf(out, "    %.*s\n    ", (int)(p - line), line);
+	fputs("    ", out);
+	for (const char *q = line; q < p; q++) {
+		unsigned char c = (unsigned char)*q;
+		fputc((c < 0x20 && c != '\t') || c == 0x7f ? '?' : c, out);
+	}
+	fputs("\n    ", out);
 	for (int i = 1; i < pos->col && line + i - 1 < p; i++) {
 		unsigned char c = (unsigned char)line[i - 1];
-		/* one caret column per character: skip UTF-8 continuation bytes */
-		if ((c & 0xc0) == 0x80)
-			continue;
-		/* East Asian characters take two columns on a terminal */
-		if (c >= 0xe0)
-			fputs("  ", out);
+		int w = diag_columns(c);
+		if (c == '\t')
+			fputc('\t', out);
 		else
-			fputc(c == '\t' ? '\t' : ' ', out);
+			while (w-- > 0)
+				fputc(' ', out);
+	}
+	for (int i = 0; i < (pos->len > 0 ? pos->len : 1); i++) {
+		const char *q = line + pos->col - 1 + i;
+		width += q < p ? diag_columns((unsigned char)*q) : (i == 0);
 	}
 	fputc('^', out);
-	for (int i = 1; i < pos->len; i++)
+	for (int i = 1; i < width; i++)
 		fputc('~', out);
 	fputc('\n', out);
 }
