@@ -47,14 +47,39 @@ static const struct diag_source *diag_find(const char *file)
 	return NULL;
 }
 
-/* Terminal columns taken by byte c of UTF-8 text: 0 for continuation
- * bytes, 2 for the lead byte of a three- or four-byte sequence (East Asian
- * characters), 1 otherwise. */
-static int diag_columns(unsigned char c)
+/* Terminal columns of the UTF-8 character starting at *p (before end);
+ * *len_r gets its length in bytes.  East Asian wide characters take two
+ * columns; invalid bytes are taken one at a time, one column each. */
+static int diag_char_columns(const char *p, const char *end, int *len_r)
 {
-	if ((c & 0xc0) == 0x80)
-		return 0;
-	return c >= 0xe0 ? 2 : 1;
+	const unsigned char *u = (const unsigned char *)p;
+	unsigned cp;
+	int n;
+
+	if (u[0] < 0x80 || (u[0] & 0xe0) == 0x80 || u[0] >= 0xf8) {
+		*len_r = 1;
+		return 1;
+	}
+	n = u[0] >= 0xf0 ? 4 : u[0] >= 0xe0 ? 3 : 2;
+	if (end - p < n) {
+		*len_r = 1;
+		return 1;
+	}
+	cp = u[0] & (0x7f >> n);
+	for (int i = 1; i < n; i++) {
+		if ((u[i] & 0xc0) != 0x80) {
+			*len_r = 1;
+			return 1;
+		}
+		cp = (cp << 6) | (u[i] & 0x3f);
+	}
+	*len_r = n;
+	if ((cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+	    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+	    (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+	    (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x20000 && cp <= 0x3fffd))
+		return 2;
+	return 1;
 }
 
 /* Print the quoted line and a caret under the offending token.  Control
@@ -84,22 +109,32 @@ static void diag_quote(FILE *out, const struct srcpos *pos)
 		p++;
 	fputs("    ", out);
 	for (const char *q = line; q < p; q++) {
-		unsigned char c = (unsigned char)*q;
-		fputc((c < 0x20 && c != '\t') || c == 0x7f ? '?' : c, out);
+		const unsigned char *u = (const unsigned char *)q;
+		/* bidirectional overrides (U+202A..E, U+2066..9) reorder the line */
+		if (p - q >= 3 && u[0] == 0xe2 &&
+		    ((u[1] == 0x80 && u[2] >= 0xaa && u[2] <= 0xae) ||
+		     (u[1] == 0x81 && u[2] >= 0xa6 && u[2] <= 0xa9))) {
+			fputc('?', out);
+			q += 2;
+			continue;
+		}
+		fputc((u[0] < 0x20 && u[0] != '\t') || u[0] == 0x7f ? '?' : u[0], out);
 	}
 	fputs("\n    ", out);
-	for (int i = 1; i < pos->col && line + i - 1 < p; i++) {
-		unsigned char c = (unsigned char)line[i - 1];
-		int w = diag_columns(c);
-		if (c == '\t')
+	/* pad up to the token, then measure the token, character by character */
+	for (const char *q = line; q < p && q < line + pos->col - 1;) {
+		int len, w = diag_char_columns(q, p, &len);
+		if (*q == '\t')
 			fputc('\t', out);
 		else
 			while (w-- > 0)
 				fputc(' ', out);
+		q += len;
 	}
-	for (int i = 0; i < (pos->len > 0 ? pos->len : 1); i++) {
-		const char *q = line + pos->col - 1 + i;
-		width += q < p ? diag_columns((unsigned char)*q) : (i == 0);
+	for (const char *q = line + pos->col - 1; q < p && q < line + pos->col - 1 + pos->len;) {
+		int len;
+		width += diag_char_columns(q, p, &len);
+		q += len;
 	}
 	fputc('^', out);
 	for (int i = 1; i < width; i++)
