@@ -29,7 +29,7 @@ enum diag_level { DIAG_ERROR, DIAG_WARNING, DIAG_NOTE };
 const char *diag_add_source(const char *file, const char *text, size_t len);
 /* Report one diagnostic.  pos may be NULL (no location). */
 void diag_report(enum diag_level level, const struct srcpos *pos, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 #define diag_error(pos, ...) diag_report(DIAG_ERROR, pos, __VA_ARGS__)
 #define diag_warn(pos, ...) diag_report(DIAG_WARNING, pos, __VA_ARGS__)
 #define diag_note(pos, ...) diag_report(DIAG_NOTE, pos, __VA_ARGS__)

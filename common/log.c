@@ -32,7 +32,8 @@ void log_set_quiet(bool on)
 	log_quiet = on;
 }
 
-__attribute__((format(printf, 4, 0))) static void log_emit(int prio, const char *tag, int errnum, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void log_emit(int prio, const char *tag, int errnum,
+                                                           const char *fmt, va_list ap)
 {
 	char msg[2048];
 

@@ -20,7 +20,10 @@ struct strbuf {
 	bool overflow; /* set once an append hit max */
 };
 
-#define STRBUF_INIT {0}
+#define STRBUF_INIT                                                                                \
+	{                                                                                          \
+		0                                                                                  \
+	}
 
 /* Initialise with a content limit in bytes (0 = unlimited). */
 void strbuf_init(struct strbuf *b, size_t max);
@@ -31,7 +34,8 @@ bool strbuf_append(struct strbuf *b, const void *p, size_t n);
 bool strbuf_puts(struct strbuf *b, const char *s);
 bool strbuf_putc(struct strbuf *b, char c);
 bool strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-bool strbuf_vprintf(struct strbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+bool strbuf_vprintf(struct strbuf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Return the content as a malloc'd string and reset the buffer. */
 char *strbuf_detach(struct strbuf *b);
 /* Read a whole file; returns false with errno set on failure (limit: b->max). */

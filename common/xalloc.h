@@ -19,8 +19,8 @@ char *xstrndup(const char *s, size_t n);
  */
 #define VEC_PUSH(vec)                                                                              \
 	(((vec).n == (vec).cap ? ((vec).cap = (vec).cap ? (vec).cap * 2 : 8,                       \
-				  (vec).v = xreallocarray((vec).v, (vec).cap, sizeof(*(vec).v))) \
-			       : 0),                                                               \
+	                          (vec).v = xreallocarray((vec).v, (vec).cap, sizeof(*(vec).v)))   \
+	                       : 0),                                                               \
 	 memset(&(vec).v[(vec).n], 0, sizeof(*(vec).v)), &(vec).v[(vec).n++])
 
 #endif

@@ -33,26 +33,26 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"rules", required_argument, NULL, 'r'},
-		{"state-dir", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"rules", required_argument, NULL, 'r'},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static const struct {
 		const char *name;
 		int (*fn)(const struct cmd_opts *, int, char **);
 	} cmds[] = {
-		{"check", cmd_check},     {"show", cmd_show},         {"apply", cmd_apply},
-		{"confirm", cmd_confirm}, {"diff", cmd_diff},         {"rollback", cmd_rollback},
-		{"status", cmd_status},
+	    {"check", cmd_check},     {"show", cmd_show}, {"apply", cmd_apply},
+	    {"confirm", cmd_confirm}, {"diff", cmd_diff}, {"rollback", cmd_rollback},
+	    {"status", cmd_status},
 	};
 	struct cmd_opts o;
 	int c;
 
 	log_init("sekisho");
 	o.rules_dir = getenv("SEKISHO_RULES") ? getenv("SEKISHO_RULES") : CMD_DEFAULT_RULES_DIR;
-	o.state_dir = getenv("SEKISHO_STATE_DIR") ? getenv("SEKISHO_STATE_DIR")
-						  : CMD_DEFAULT_STATE_DIR;
+	o.state_dir =
+	    getenv("SEKISHO_STATE_DIR") ? getenv("SEKISHO_STATE_DIR") : CMD_DEFAULT_STATE_DIR;
 	while ((c = getopt_long(argc, argv, "+r:s:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
