@@ -1,0 +1,38 @@
+/*
+ * scan - virus scanning with libclamav.
+ *
+ * One engine per process, loaded once (signature databases from a
+ * directory: freshclam's in production, a small database built by sigtool
+ * in the tests).  Scans memory buffers; a buffer libclamav cannot scan, or
+ * an engine error, is SCAN_ERROR, never "clean".
+ */
+#ifndef SEKISHO_SCAN_H
+#define SEKISHO_SCAN_H
+
+#include "strbuf.h"
+
+#include <stddef.h>
+
+#define SCAN_DEFAULT_DB_DIR "/var/lib/clamav"
+
+enum scan_result {
+	SCAN_CLEAN,
+	SCAN_INFECTED,
+	SCAN_ERROR, /* unscannable or engine failure */
+};
+
+struct scan_engine;
+
+/* Initialise libclamav and load every database in dbdir (NULL = default).
+ * Returns NULL and a reason in err when the directory holds no usable
+ * signatures or the engine fails to compile. */
+struct scan_engine *scan_open(const char *dbdir, struct strbuf *err);
+/* Scan len bytes.  On SCAN_INFECTED *virname_r points at the signature name
+ * (valid until the next call); on SCAN_ERROR at a reason. */
+enum scan_result scan_buffer(struct scan_engine *e, const void *buf, size_t len,
+			     const char **virname_r);
+/* Number of signatures loaded. */
+unsigned scan_signatures(const struct scan_engine *e);
+void scan_close(struct scan_engine *e);
+
+#endif
