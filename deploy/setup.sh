@@ -8,6 +8,8 @@ build-essential cmake pkg-config clang libclang-rt-14-dev
 libnftnl-dev libmnl-dev libnetfilter-conntrack-dev
 nftables conntrack iproute2 iputils-ping netcat-openbsd socat iperf3 tcpdump
 python3
+libgmime-3.0-dev libclamav-dev clamav clamav-testfiles libssl-dev
+libxml2-dev altermime libpython3.11-testsuite
 "
 
 missing=""
