@@ -4,7 +4,13 @@
  * One engine per process, loaded once (signature databases from a
  * directory: freshclam's in production, a small database built by sigtool
  * in the tests).  Scans memory buffers; a buffer libclamav cannot scan, or
- * an engine error, is SCAN_ERROR, never "clean".
+ * an engine error, is SCAN_ERROR, never "clean".  A directory without
+ * signatures is an error at scan_open, never an engine that finds nothing.
+ *
+ * THREADS: scan_open and scan_close must not run concurrently with anything
+ * else on the same engine.  Once open, scan_buffer may be called from several
+ * threads at once on one engine (libclamav scans share the compiled engine
+ * read-only; our per-call state is on the stack or thread-local).
  */
 #ifndef SEKISHO_SCAN_H
 #define SEKISHO_SCAN_H
@@ -14,6 +20,9 @@
 #include <stddef.h>
 
 #define SCAN_DEFAULT_DB_DIR "/var/lib/clamav"
+/* Largest buffer scan_buffer accepts; larger ones are SCAN_ERROR, never
+ * skipped (above a 64 MiB message with its headers and line ends). */
+#define SCAN_MAX_BUFFER_BYTES (80u * 1024 * 1024)
 
 enum scan_result {
 	SCAN_CLEAN,
@@ -28,9 +37,10 @@ struct scan_engine;
  * signatures or the engine fails to compile. */
 struct scan_engine *scan_open(const char *dbdir, struct strbuf *err);
 /* Scan len bytes.  On SCAN_INFECTED *virname_r points at the signature name
- * (valid until the next call); on SCAN_ERROR at a reason. */
+ * (valid until the next call); on SCAN_ERROR at a reason (valid until the
+ * calling thread's next call).  virname_r may be NULL. */
 enum scan_result scan_buffer(struct scan_engine *e, const void *buf, size_t len,
-			     const char **virname_r);
+                             const char **virname_r);
 /* Number of signatures loaded. */
 unsigned scan_signatures(const struct scan_engine *e);
 void scan_close(struct scan_engine *e);
