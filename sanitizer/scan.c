@@ -114,17 +114,17 @@ struct scan_engine *scan_open(const char *dbdir, struct strbuf *err)
 		goto fail;
 
 	rc = cl_load(dbdir, e->cl, &e->sigs, CL_DB_STDOPT);
+	if (rc == CL_EOPEN || rc == CL_ESTAT || (rc == CL_SUCCESS && e->sigs == 0)) {
+		/* An engine without signatures would call everything clean. */
+		strbuf_printf(err,
+		              "clamav: signature database missing: no signatures in %s (%s); "
+		              "run freshclam, or give a directory of .cvd/.cld/.hdb/.ndb files",
+		              dbdir, rc == CL_SUCCESS ? "0 loaded" : cl_strerror(rc));
+		goto fail;
+	}
 	if (rc != CL_SUCCESS) {
 		strbuf_printf(err, "clamav: cannot load the signature databases in %s: %s", dbdir,
 		              cl_strerror(rc));
-		goto fail;
-	}
-	if (e->sigs == 0) {
-		/* An engine without signatures would call everything clean. */
-		strbuf_printf(err,
-		              "clamav: no signatures in %s (database missing: run freshclam, "
-		              "or point --scan-db at a directory of .cvd/.cld/.hdb/.ndb files)",
-		              dbdir);
 		goto fail;
 	}
 	rc = cl_engine_compile(e->cl);

@@ -32,7 +32,9 @@ usage() {
 	echo "usage: $0 DBDIR [SAMPLEDIR]" >&2
 	exit 2
 }
-[ $# -ge 1 ] && [ $# -le 2 ] || usage
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+	usage
+fi
 dbdir=$1
 sampledir=${2:-}
 testfiles=${CLAMAV_TESTFILES:-/usr/share/clamav-testfiles}
