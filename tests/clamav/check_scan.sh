@@ -77,7 +77,11 @@ while read -r name want; do
 		continue
 	fi
 	v=$(verdict "$f")
-	[ "$v" = "$want" ] || bad "$f: expected $want, got '${v:-nothing}'"
+	case $want:$v in
+	ANY:CLEAN | ANY:INFECTED) echo "$name: $v" ;;
+	"$want:$want") ;;
+	*) bad "$f: expected $want, got '${v:-nothing}'" ;;
+	esac
 	nexp=$((nexp + 1))
 done <"$expected"
 for f in "$testfiles"/*; do

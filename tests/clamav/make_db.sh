@@ -21,6 +21,10 @@
 #   eicar.eml              a mail with eicar.com as a base64 attachment
 #   clam-patched.exe       clam.exe with its last byte changed (INFECTED:
 #                          the MD5 no longer matches, the body signature does)
+#   clam-zip.eml, clam-tnef.eml   clam.zip / clam.tnef (as winmail.dat)
+#                          attached in base64 (INFECTED)
+#   clam-uu-inline.eml, clam-binhex-inline.eml   clam.exe uuencoded / in
+#                          BinHex inside a text/plain body (INFECTED)
 #   clean.txt, clean.eml, empty   clean files (CLEAN)
 #
 # Environment: CLAMAV_TESTFILES (default /usr/share/clamav-testfiles),
@@ -114,6 +118,38 @@ if [ -n "$sampledir" ]; then
 		base64 -w 76 "$tmp/eicar.com" | sed 's/$/\r/'
 		printf -- '--b1--\r\n'
 	} >"$sampledir/eicar.eml"
+	# mail around clamav-testfiles: an attached zip and TNEF (winmail.dat),
+	# and uuencode and BinHex blocks inline in a text/plain body
+	mail_head() { # SUBJECT CONTENT-TYPE
+		printf 'From: sender@example.jp\r\nTo: rcpt@example.jp\r\n'
+		printf 'Subject: %s\r\nMIME-Version: 1.0\r\nContent-Type: %s\r\n\r\n' "$1" "$2"
+	}
+	attach() { # FILE NAME TYPE
+		printf -- '--b1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nsee attachment\r\n'
+		printf -- '--b1\r\nContent-Type: %s; name="%s"\r\n' "$3" "$2"
+		printf 'Content-Transfer-Encoding: base64\r\n'
+		printf 'Content-Disposition: attachment; filename="%s"\r\n\r\n' "$2"
+		base64 -w 76 "$1" | sed 's/$/\r/'
+		printf -- '--b1--\r\n'
+	}
+	{
+		mail_head "zip attached" 'multipart/mixed; boundary="b1"'
+		attach "$testfiles/clam.zip" clam.zip application/zip
+	} >"$sampledir/clam-zip.eml"
+	{
+		mail_head "tnef attached" 'multipart/mixed; boundary="b1"'
+		attach "$testfiles/clam.tnef" winmail.dat application/ms-tnef
+	} >"$sampledir/clam-tnef.eml"
+	{
+		mail_head "uuencode inline" 'text/plain; charset=us-ascii'
+		printf 'the program follows\r\n\r\n'
+		sed -n '/^begin /,/^end/p' "$testfiles/clam.exe.mbox.uu" | tr -d '\r' | sed 's/$/\r/'
+	} >"$sampledir/clam-uu-inline.eml"
+	{
+		mail_head "binhex inline" 'text/plain; charset=us-ascii'
+		printf 'the program follows\r\n\r\n'
+		tr -d '\r' <"$testfiles/clam.exe.binhex" | sed 's/$/\r/'
+	} >"$sampledir/clam-binhex-inline.eml"
 	size=$(wc -c <"$testfiles/clam.exe")
 	{
 		head -c $((size - 1)) "$testfiles/clam.exe"
