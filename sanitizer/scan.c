@@ -217,6 +217,19 @@ enum scan_result scan_buffer(struct scan_engine *e, const void *buf, size_t len,
 	}
 }
 
+void scan_set_cache(struct scan_engine *e, bool on)
+{
+	cl_error_t rc;
+
+	if (e == NULL)
+		return;
+	/* libclamav allocates the cache again when it is turned back on */
+	rc = cl_engine_set_num(e->cl, CL_ENGINE_DISABLE_CACHE, on ? 0 : 1);
+	if (rc != CL_SUCCESS)
+		log_warn("clamav: cannot turn the cache %s: %s", on ? "on" : "off",
+		         cl_strerror(rc));
+}
+
 unsigned scan_signatures(const struct scan_engine *e)
 {
 	return e != NULL ? e->sigs : 0;

@@ -17,6 +17,7 @@
 
 #include "strbuf.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define SCAN_DEFAULT_DB_DIR "/var/lib/clamav"
@@ -41,6 +42,10 @@ struct scan_engine *scan_open(const char *dbdir, struct strbuf *err);
  * calling thread's next call).  virname_r may be NULL. */
 enum scan_result scan_buffer(struct scan_engine *e, const void *buf, size_t len,
                              const char **virname_r);
+/* libclamav's cache of clean buffers (on after scan_open: a buffer whose
+ * MD5 was found clean is not scanned again).  Benchmarks turn it off so that
+ * repeated passes over one corpus measure scanning.  Not while scans run. */
+void scan_set_cache(struct scan_engine *e, bool on);
 /* Number of signatures loaded. */
 unsigned scan_signatures(const struct scan_engine *e);
 void scan_close(struct scan_engine *e);
