@@ -50,6 +50,7 @@
 #               the ruleset's own per-packet cost shows.
 # Target: sekisho >= 0.9 x none, for each figure.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 bench_need_root
 
@@ -108,8 +109,8 @@ ip -n $box addr add 198.18.128.1/17 dev joho0
 ip -n $box addr add 198.19.255.1/24 dev inet0
 ip -n $dst addr add $dst_ip/24 dev eth0
 for l in "$src eth0" "$box joho0" "$box inet0" "$dst eth0"; do
-	set -- $l
-	ip -n "$1" link set "$2" up
+	read -r n dev <<<"$l"
+	ip -n "$n" link set "$dev" up
 done
 ip -n $src route add default via 198.18.128.1
 ip -n $dst route add default via 198.19.255.1
@@ -156,7 +157,7 @@ load() {
 measure_iperf() {
 	local kind=$1
 	local out=$work/iperf3-$kind.json
-	local args=(-c $dst_ip -p $port -t "$secs" -J --connect-timeout 2000)
+	local args=(-c "$dst_ip" -p "$port" -t "$secs" -J --connect-timeout 2000)
 	[ "$kind" = udp ] && args+=(-u -l 64 -b 0)
 	if ! ip netns exec $src timeout $((secs + 20)) iperf3 "${args[@]}" >"$out" 2>&1; then
 		echo blocked
@@ -233,7 +234,9 @@ ip netns exec $box nft flush ruleset
 
 med() {
 	local v
+	# shellcheck disable=SC2086 # $1 and $v are space-separated lists
 	v=$(printf '%s\n' $1 | grep -v blocked || true)
+	# shellcheck disable=SC2086
 	if [ -z "$v" ]; then echo blocked; else bench_median $v; fi
 }
 tcp0=$(med "${tcp[none]}") udp0=$(med "${udp[none]}") new0=$(med "${new[none]}")

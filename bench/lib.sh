@@ -1,5 +1,6 @@
-# shellcheck shell=bash
-# Helpers shared by the benchmark scripts (sourced, bash).
+# shellcheck shell=bash disable=SC2034
+# Helpers shared by the benchmark scripts (sourced, bash).  Sets bench_top,
+# bench_build, bench_runs and, after bench_build_sekisho, bench_sekisho.
 
 bench_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench_build=${SEKISHO_BENCH_BUILD:-"$bench_top/build-bench"}

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2059 # the table formats $fmt, $cfmt are used many times
 # rule_apply.sh - how long checking, compiling and applying a policy with N
 # registered hosts takes, beside the anchor: `nft -f` of the very text
 # `sekisho show` prints, loaded into the same namespace state in the same run.
@@ -22,6 +23,7 @@
 #
 # Targets: apply <= nft -f (new and replace), and apply <= 1 s at 100k.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 bench_need_root
 
@@ -101,9 +103,10 @@ for n in "${sizes[@]}"; do
 		fi
 	done
 	inns nft flush ruleset
-	for a in t_nnew t_nrep; do
-		eval "[ \${#$a[@]} -eq $bench_runs ]" || { echo "$0: nft -f failed" >&2; exit 1; }
-	done
+	if [ ${#t_nnew[@]} -ne "$bench_runs" ] || [ ${#t_nrep[@]} -ne "$bench_runs" ]; then
+		echo "$0: nft -f failed" >&2
+		exit 1
+	fi
 
 	same="-"
 	nnew=$(bench_median "${t_nnew[@]}") nrep=$(bench_median "${t_nrep[@]}")

@@ -3,6 +3,7 @@
 # build once, then rule_apply.sh (1k, 10k, 100k hosts) and forwarding.sh
 # (100k hosts).  BENCH_RUNS, BENCH_SECONDS, SEKISHO_BENCH_BUILD pass through.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 bench_need_root
 bench_build_sekisho

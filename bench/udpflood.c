@@ -157,12 +157,12 @@ int main(int argc, char **argv)
 {
 	if (argc >= 5 && argc <= 6 && strcmp(argv[1], "send") == 0)
 		return udpflood_send(argv[2], (int)udpflood_num(argv[3], 1, 65535),
-				     (int)udpflood_num(argv[4], 1, 3600),
-				     argc == 6 ? (int)udpflood_num(argv[5], 0, UDPFLOOD_MAX_PAYLOAD)
-					       : 64);
+		                     (int)udpflood_num(argv[4], 1, 3600),
+		                     argc == 6 ? (int)udpflood_num(argv[5], 0, UDPFLOOD_MAX_PAYLOAD)
+		                               : 64);
 	if (argc == 4 && strcmp(argv[1], "recv") == 0)
 		return udpflood_recv((int)udpflood_num(argv[2], 1, 65535),
-				     (int)udpflood_num(argv[3], 1, 3600));
+		                     (int)udpflood_num(argv[3], 1, 3600));
 	fputs("usage: udpflood send ADDR PORT SECONDS [PAYLOAD_BYTES]\n"
 	      "       udpflood recv PORT SECONDS\n",
 	      stderr);
