@@ -145,4 +145,12 @@ awk -v target=0.70 '
 			printf "target (a) >= %.2f x (b) on the mix: %.2f  %s\n", target, r, (r >= target ? "PASS" : "MISS")
 		} else
 			printf "target (a) >= %.2f x (b) on the mix: n/a (engine not built)\n", target
+		ref = mbs["gmime+scan", "all"] + 0
+		eng = mbs["engine", "all"] + 0
+		if (ref > 0 && mbs["gmime", "all"] > 0) {
+			printf "(scanning alone: ref/(b) = %.2f on the mix", ref / mbs["gmime", "all"]
+			if (eng > 0)
+				printf "; (a)/ref = %.2f", eng / ref
+			printf ")\n"
+		}
 	}' "$res"
