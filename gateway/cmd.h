@@ -23,5 +23,7 @@ int cmd_confirm(const struct cmd_opts *o, int argc, char **argv);  /* cmd_rulese
 int cmd_diff(const struct cmd_opts *o, int argc, char **argv);     /* cmd_ruleset.c */
 int cmd_rollback(const struct cmd_opts *o, int argc, char **argv); /* cmd_ruleset.c */
 int cmd_status(const struct cmd_opts *o, int argc, char **argv);   /* cmd_ruleset.c */
+/* stdin -> stdout through the sanitiser; 0 sanitised, 1 withheld, 2 error */
+int cmd_sanitize(const struct cmd_opts *o, int argc, char **argv); /* cmd_sanitize.c */
 
 #endif

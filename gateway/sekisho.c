@@ -24,6 +24,9 @@ static void usage(FILE *f)
 	      "  diff [DIR]                  compare the running ruleset with the rule files\n"
 	      "  rollback [N]                re-apply the version N steps back (default 1)\n"
 	      "  status                      show the running ruleset version\n"
+	      "  sanitize [--policy FILE] [--verdict FILE] [--scan-db DIR] [--lang ja|en]\n"
+	      "                              無害化 one message: stdin -> stdout (exit 0\n"
+	      "                              sanitised, 1 withheld, 2 error)\n"
 	      "\n"
 	      "DIR defaults to $SEKISHO_RULES or " CMD_DEFAULT_RULES_DIR ";\n"
 	      "the state directory to $SEKISHO_STATE_DIR or " CMD_DEFAULT_STATE_DIR ".\n",
@@ -42,9 +45,9 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(const struct cmd_opts *, int, char **);
 	} cmds[] = {
-	    {"check", cmd_check},     {"show", cmd_show}, {"apply", cmd_apply},
-	    {"confirm", cmd_confirm}, {"diff", cmd_diff}, {"rollback", cmd_rollback},
-	    {"status", cmd_status},
+	    {"check", cmd_check},     {"show", cmd_show},         {"apply", cmd_apply},
+	    {"confirm", cmd_confirm}, {"diff", cmd_diff},         {"rollback", cmd_rollback},
+	    {"status", cmd_status},   {"sanitize", cmd_sanitize},
 	};
 	struct cmd_opts o;
 	int c;
