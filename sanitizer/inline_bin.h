@@ -11,10 +11,17 @@
  *    either a length character that matches the line's length (padding may
  *    be missing) or 'M' (45 bytes) with 40 to 64 characters after it; or
  *    the empty-file pair "`" then "end".  So "begin 644 things" in prose
- *    followed by prose (lower case) is not a block.  begin-base64: the next line is base64 of 16+
- * characters (a multiple of 4) or "====".
+ *    followed by prose (lower case) is not a block.  The price: a header
+ *    followed by a junk line and then uuencode is not a block either, and
+ *    lenient decoders would still decode it; whoever writes the text out
+ *    should not leave a "begin NNN " line at the start of a line.
+ *  - begin-base64: the next line is base64 of 16 or more characters (a
+ *    multiple of 4), or shorter and followed by "====", or "====" itself.
  *  - yEnc: "=ybegin" followed by a blank or the line end.
- *  - BinHex: the marker line (always a block, even without data after it).
+ *  - BinHex: a line starting "(This file must be converted" (any case: the
+ *    BinHex 4.0 marker and the variants other encoders write), always a
+ *    block, even without data after it; the data is the first line that
+ *    starts with ':' after it (blank lines between) up to the closing ':'.
  * Where it ends: after its terminator line ("end", "====", "=yend", the
  * closing ':'), else (complete = false) before the first line that cannot
  * belong to it (uuencode: a character outside the alphabet; yEnc: an empty
