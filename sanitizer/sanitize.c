@@ -1033,7 +1033,11 @@ static void sz_addr_json(InternetAddressList *l, struct strbuf *j, bool *first)
 			strbuf_putc(j, ',');
 		*first = false;
 		strbuf_puts(j, "{\"name\":");
-		json_cstr(j, internet_address_get_name(ia));
+		{
+			const char *nm = internet_address_get_name(ia);
+
+			json_cstr(j, nm && *nm ? nm : NULL);
+		}
 		strbuf_puts(j, ",\"addr\":");
 		json_cstr(j, internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)));
 		strbuf_putc(j, '}');
@@ -1054,6 +1058,56 @@ static void sz_addr_set_charset(InternetAddressList *l, const char *cs)
 	}
 }
 
+static bool sz_addr_spec_ok(const char *a)
+{
+	const char *at = a ? strrchr(a, '@') : NULL;
+
+	return at && at != a && at[1] != '\0';
+}
+
+/* A copy of l fit to write: a mailbox without a complete addr-spec
+ * ("foo", "<>") becomes an empty group named with its text, so the reader
+ * still sees it and no parser finds a broken address. */
+static InternetAddressList *sz_addr_clean(struct sz_ctx *c, InternetAddressList *l)
+{
+	InternetAddressList *o = internet_address_list_new();
+	int cnt = internet_address_list_length(l);
+
+	for (int i = 0; i < cnt; i++) {
+		InternetAddress *ia = internet_address_list_get_address(l, i);
+
+		if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+			InternetAddressList *m = sz_addr_clean(
+			    c, internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)));
+			InternetAddress *g =
+			    internet_address_group_new(internet_address_get_name(ia));
+
+			internet_address_group_set_members(INTERNET_ADDRESS_GROUP(g), m);
+			internet_address_list_add(o, g);
+			g_object_unref(g);
+			g_object_unref(m);
+		} else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+			const char *addr =
+			    internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+			const char *name = internet_address_get_name(ia);
+
+			if (sz_addr_spec_ok(addr))
+				internet_address_list_add(o, ia);
+			else {
+				InternetAddress *g =
+				    internet_address_group_new(name && *name   ? name
+				                               : addr && *addr ? addr
+				                                               : "invalid address");
+
+				mime_defect(&c->tree, "invalid_address", "", NULL);
+				internet_address_list_add(o, g);
+				g_object_unref(g);
+			}
+		}
+	}
+	return o;
+}
+
 /* Write an address header; its addresses as a JSON array into j (may be
  * NULL). */
 static void sz_put_addr_header(struct sz_ctx *c, const char *name, const char *raw,
@@ -1068,12 +1122,14 @@ static void sz_put_addr_header(struct sz_ctx *c, const char *name, const char *r
 	if (l && internet_address_list_length(l) > 0) {
 		GMimeFormatOptions *fo = g_mime_format_options_new();
 		GString *s = g_string_new(name);
+		InternetAddressList *w = sz_addr_clean(c, l);
 
 		g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
 		if (c->pol->out_iso2022jp)
-			sz_addr_set_charset(l, "iso-2022-jp");
+			sz_addr_set_charset(w, "iso-2022-jp");
 		g_string_append(s, ": ");
-		internet_address_list_encode(l, fo, s);
+		internet_address_list_encode(w, fo, s);
+		g_object_unref(w);
 		/* GMime ends the field with its newline; make sure of CRLF */
 		while (s->len && (s->str[s->len - 1] == '\n' || s->str[s->len - 1] == '\r'))
 			g_string_truncate(s, s->len - 1);
@@ -1084,13 +1140,34 @@ static void sz_put_addr_header(struct sz_ctx *c, const char *name, const char *r
 		if (j)
 			sz_addr_json(l, j, &first);
 	} else {
-		/* not an address list: keep it readable as text */
+		/* not an address list: keep its text readable as the name of an
+		 * empty group, which every parser accepts */
 		struct strbuf d = STRBUF_INIT;
 
+		strbuf_init(&d, 998);
 		mime_defect(&c->tree, "unparsable_address_header", "", "%s", name);
 		charset_decode_header(raw, strlen(raw), &d);
-		if (d.len)
-			charset_encode_header(name, d.s, d.len, c->pol->out_iso2022jp, out);
+		if (d.len) {
+			InternetAddressList *w = internet_address_list_new();
+			InternetAddress *g = internet_address_group_new(d.s);
+			GMimeFormatOptions *fo = g_mime_format_options_new();
+			GString *s = g_string_new(name);
+
+			g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
+			internet_address_list_add(w, g);
+			if (c->pol->out_iso2022jp)
+				sz_addr_set_charset(w, "iso-2022-jp");
+			g_string_append(s, ": ");
+			internet_address_list_encode(w, fo, s);
+			while (s->len && (s->str[s->len - 1] == '\n' || s->str[s->len - 1] == '\r'))
+				g_string_truncate(s, s->len - 1);
+			strbuf_append(out, s->str, s->len);
+			strbuf_puts(out, "\r\n");
+			g_string_free(s, TRUE);
+			g_mime_format_options_free(fo);
+			g_object_unref(g);
+			g_object_unref(w);
+		}
 		strbuf_free(&d);
 	}
 	if (j)
@@ -1118,7 +1195,8 @@ static void sz_put_msgid_header(const char *name, const char *raw, bool one, str
 			}
 			e++;
 		}
-		if (*e != '>' || !ok || e - p < 2 || e - p > SANITIZE_MAX_MSGID_BYTES) {
+		if (*e != '>' || !ok || e - p < 4 || e - p > SANITIZE_MAX_MSGID_BYTES ||
+		    !memchr(p, '@', (size_t)(e - p)) || p[1] == '@' || e[-1] == '@') {
 			p++;
 			continue;
 		}
