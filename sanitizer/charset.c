@@ -1315,7 +1315,8 @@ const char *charset_guess(const void *in, size_t len)
 
 /* ---- dispatch ---------------------------------------------------------- */
 
-/* Is the reading of text as `kind` clean (no replacement needed)? */
+/* Is the reading of text as `kind` clean (no replacement needed) and
+ * convincing? */
 static bool charset_clean(enum charset_kind kind, const uint8_t *p, size_t len)
 {
 	struct charset_score sc;
@@ -1324,16 +1325,18 @@ static bool charset_clean(enum charset_kind kind, const uint8_t *p, size_t len)
 	switch (kind) {
 	case CHARSET_CP932:
 		charset_score_cp932(p, len, &sc);
-		return sc.bad == 0;
+		break;
 	case CHARSET_EUCJP:
 		charset_score_eucjp(p, len, &sc);
-		return sc.bad == 0;
+		break;
 	case CHARSET_UTF8:
 		charset_utf8_check(p, len, &u);
 		return u.bad == 0;
 	default:
 		return false;
 	}
+	/* clean, and reads as Japanese text: kana, punctuation, common kanji */
+	return sc.bad == 0 && sc.common >= 2 && sc.common >= sc.valid;
 }
 
 static bool charset_wide_label(const char *name)
@@ -1383,7 +1386,7 @@ static const char *charset_decode_sink(const char *charset, size_t cslen, const 
 		struct charset_utf8_stats u;
 
 		charset_utf8_check(p, len, &u);
-		if (u.bad) {
+		if (u.bad && u.multi <= u.bad) {
 			enum charset_kind g = charset_guess_8bit(p, len);
 
 			if ((g == CHARSET_CP932 || g == CHARSET_EUCJP) &&
@@ -1967,7 +1970,7 @@ size_t charset_encode_iso2022jp(const char *utf8, size_t len, struct strbuf *out
 			continue;
 		}
 		cp = charset_next_char(p, len, &i, &invalid);
-		if (invalid || !charset_jisenc_char(&st, cp, out))
+		if (!charset_jisenc_char(&st, cp, out) || invalid)
 			bad++;
 	}
 	charset_jisenc_end(&st, out);
@@ -2054,8 +2057,9 @@ static void charset_hdr_encode(struct charset_hdr *h, const uint8_t *p, size_t l
 		strbuf_reset(&raw);
 		while (i < len) {
 			size_t j = i, close;
-			bool invalid;
-			uint32_t cp = charset_next_char(p, len, &j, &invalid);
+			bool invalid = false;
+			uint32_t cp = h->jp ? charset_next_char(p, len, &j, &invalid)
+			                    : charset_next_cp(p, len, &j);
 			struct charset_jisenc st2 = st;
 
 			strbuf_reset(&unit);
