@@ -55,7 +55,7 @@
 _Static_assert(sizeof(wchar_t) == 4, "iconv WCHAR_T is UCS-4");
 
 #define CHARSET_NAME_MAX 40       /* longest label given to iconv_open() */
-#define CHARSET_CACHE_MAX 8       /* iconv handles kept per thread */
+#define CHARSET_CACHE_MAX 16      /* iconv handles kept per thread */
 #define CHARSET_INTERN_MAX 64     /* distinct iconv names reported in used_r */
 #define CHARSET_SINK_SIZE 4096    /* output staging buffer, bytes */
 #define CHARSET_GUESS_BYTES 65536 /* bytes scored by charset_guess() */
@@ -554,8 +554,12 @@ static const char *charset_intern(const char *name)
 
 bool charset_init(void)
 {
-	static const char *const common[] = {"WINDOWS-1252", "EUC-JP-MS", "UTF-16", "GB18030",
-	                                     "CP949"};
+	/* what decoding may need (also inside ISO-2022-JP-2/-3), so a
+	 * sandboxed caller loads the gconv modules before the sandbox */
+	static const char *const common[] = {
+	    "WINDOWS-1252", "EUC-JP-MS", "EUC-JISX0213", "ISO-8859-7", "EUC-CN",
+	    "EUC-KR",       "GB18030",   "CP949",        "BIG5-HKSCS", "UTF-16",
+	};
 	size_t i;
 
 	charset_tables();
