@@ -147,6 +147,7 @@ static const struct html_text_tagdef html_text_tags[] = {
     {"html", K_NONE, F_SCOPE | F_SPECIAL},
     {"i", K_NONE, F_BREAKOUT},
     {"iframe", K_RAWSKIP, F_SPECIAL},
+    {"image", K_IMG, F_VOID | F_SPECIAL}, /* the tree builder reads <image> as <img> */
     {"img", K_IMG, F_VOID | F_SPECIAL | F_BREAKOUT},
     {"input", K_NONE, F_VOID | F_SPECIAL},
     {"keygen", K_NONE, F_VOID | F_SPECIAL},
@@ -224,6 +225,7 @@ struct html_text_elem {
 	uint32_t hash; /* of the tag name */
 	unsigned char kind, tflags, eflags;
 	long counter; /* ol: the next item number */
+	char style;   /* ol: its type attribute (1, a, A, i, I) */
 };
 
 enum { SP_SPACE = 1, SP_NL = 2 };
@@ -406,8 +408,9 @@ static void html_text_put(struct html_text *h, const char *s, size_t n, bool pre
 		gap = true;
 		html_text_out(h, " | ", 3);
 	} else if (h->space && !pre) {
-		/* A line break between two wide characters is no space (CSS Text 3). */
-		if ((h->space & SP_SPACE) || !h->last_wide ||
+		/* Whitespace with a line break between two wide characters is
+		 * no space (CSS Text 3 segment break transformation). */
+		if (!(h->space & SP_NL) || !h->last_wide ||
 		    !html_text_is_wide(html_text_cp(u, n))) {
 			gap = true;
 			html_text_out(h, " ", 1);
@@ -733,7 +736,7 @@ out:
 
 static void html_text_link_end(struct html_text *h)
 {
-	int r;
+	int r, space;
 
 	if (!h->link)
 		return;
@@ -744,19 +747,21 @@ static void html_text_link_end(struct html_text *h)
 	r = html_text_neutralise(h->href.s ? h->href.s : "", h->href.len, &h->tmp);
 	if (r == URL_OMIT)
 		return;
-	if (r == URL_REMOVED) {
-		h->space |= SP_SPACE;
-		html_text_put(h, "[removed link]", 14, false);
-		return;
-	}
-	if (!h->link_text.overflow && !h->href.overflow &&
+	if (r == URL_SHOW && !h->link_text.overflow && !h->href.overflow &&
 	    html_text_same_url(h->link_text.s ? h->link_text.s : "", h->link_text.len,
 	                       h->href.s ? h->href.s : "", h->href.len))
 		return;
+	/* whitespace that followed the link text follows the URL instead */
+	space = h->space;
 	h->space |= SP_SPACE;
-	html_text_put(h, "<", 1, false);
-	html_text_out(h, h->tmp.s, h->tmp.len);
-	html_text_out(h, ">", 1);
+	if (r == URL_REMOVED) {
+		html_text_put(h, "[removed link]", 14, false);
+	} else {
+		html_text_put(h, "<", 1, false);
+		html_text_out(h, h->tmp.s, h->tmp.len);
+		html_text_out(h, ">", 1);
+	}
+	h->space = space;
 }
 
 static void html_text_link_begin(struct html_text *h, const char *href)
@@ -831,6 +836,7 @@ static struct html_text_elem *html_text_push(struct html_text *h, uint32_t hash,
 	e->tflags = (unsigned char)tflags;
 	e->eflags = (unsigned char)eflags;
 	e->counter = 1;
+	e->style = '1';
 	if (eflags & E_PRE)
 		h->pre++;
 	if (eflags & E_HIDDEN)
@@ -955,6 +961,38 @@ static void html_text_img(struct html_text *h, const struct html_tok_token *tok)
 	html_text_put(h, h->tmp.s, h->tmp.len, false);
 }
 
+/* "n. " in the style of <ol type>: 1, a, A, i, I (numbers where these end). */
+static size_t html_text_ol_marker(char *buf, size_t size, long n, char style)
+{
+	static const char *const roman[] = {"m",  "cm", "d",  "cd", "c",  "xc", "l",
+	                                    "xl", "x",  "ix", "v",  "iv", "i"};
+	static const int value[] = {1000, 900, 500, 400, 100, 90, 50, 40, 10, 9, 5, 4, 1};
+	char tmp[24];
+	size_t len = 0, i;
+	int w;
+
+	if ((style == 'a' || style == 'A') && n >= 1 && n <= 26) {
+		tmp[len++] = (char)(style + n - 1);
+	} else if ((style == 'i' || style == 'I') && n >= 1 && n < 4000) {
+		for (i = 0; i < sizeof(value) / sizeof(value[0]); i++) {
+			for (; n >= value[i]; n -= value[i]) {
+				const char *r;
+
+				for (r = roman[i]; *r; r++)
+					tmp[len++] = (char)(style == 'I' ? *r - 32 : *r);
+			}
+		}
+	} else {
+		w = snprintf(tmp, sizeof(tmp), "%ld", n);
+		len = w > 0 && (size_t)w < sizeof(tmp) ? (size_t)w : 0;
+	}
+	if (len + 3 > size)
+		return 0;
+	memcpy(buf, tmp, len);
+	memcpy(buf + len, ". ", 2);
+	return len + 2;
+}
+
 static void html_text_li(struct html_text *h, const struct html_tok_token *tok)
 {
 	size_t i = html_text_find(h, K_LI, 0, -1);
@@ -981,9 +1019,8 @@ static void html_text_li(struct html_text *h, const struct html_tok_token *tok)
 	html_text_break(h, 1);
 	if (list && list->kind == K_OL) {
 		long n = html_text_number(html_text_attr(tok, "value"), list->counter);
-		int w = snprintf(h->marker, sizeof(h->marker), "%ld. ", n);
 
-		h->marker_len = w > 0 && (size_t)w < sizeof(h->marker) ? (size_t)w : 0;
+		h->marker_len = html_text_ol_marker(h->marker, sizeof(h->marker), n, list->style);
 		list->counter = n + 1;
 	} else {
 		memcpy(h->marker, "\xE3\x83\xBB ", 4); /* U+30FB KATAKANA MIDDLE DOT */
@@ -1157,8 +1194,12 @@ static void html_text_start(struct html_text *h, const struct html_tok_token *to
 	if (html_text_hides(tok))
 		eflags |= E_HIDDEN;
 	e = html_text_push(h, hash, kind, tflags, eflags);
-	if (e && kind == K_OL)
+	if (e && kind == K_OL) {
+		const char *type = html_text_attr(tok, "type");
+
 		e->counter = html_text_number(html_text_attr(tok, "start"), 1);
+		e->style = type && strlen(type) == 1 ? type[0] : '1';
+	}
 }
 
 static void html_text_end(struct html_text *h, const struct html_tok_token *tok)
