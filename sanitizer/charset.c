@@ -2043,6 +2043,7 @@ static void charset_hdr_encode(struct charset_hdr *h, const uint8_t *p, size_t l
 {
 	size_t over = h->jp ? 18 : 12; /* "=?ISO-2022-JP?B?" "?=" */
 	size_t i = 0;
+	bool space = false;
 	struct strbuf raw, unit;
 
 	strbuf_init(&raw, 0);
@@ -2067,8 +2068,14 @@ static void charset_hdr_encode(struct charset_hdr *h, const uint8_t *p, size_t l
 			struct charset_jisenc st2 = st;
 
 			strbuf_reset(&unit);
-			if (cp < 0x20 || cp == 0x7F)
+			if (cp <= 0x20 || cp == 0x7F) {
+				if (space) {
+					i = j; /* one space for a run */
+					continue;
+				}
 				cp = ' ';
+			}
+			space = cp == ' ';
 			if (h->jp) {
 				if (!charset_jisenc_char(&st2, cp, &unit))
 					invalid = true;

@@ -404,6 +404,45 @@ static void iso2022jp_round_trips(void)
 	strbuf_free(&jis);
 }
 
+/* Base64 text of an encoded word to bytes (test helper, no checks). */
+static void b64_decode(const char *t, size_t n, struct strbuf *out)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned acc = 0, bits = 0;
+	size_t i;
+
+	for (i = 0; i < n && t[i] != '='; i++) {
+		const char *q = strchr(tab, t[i]);
+
+		acc = acc << 6 | (unsigned)(q - tab);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			strbuf_putc(out, (char)(acc >> bits));
+			acc &= (1u << bits) - 1;
+		}
+	}
+}
+
+/* One encoded word alone: decodes without replacement (no character is
+ * split), and an ISO-2022-JP word ends in ASCII. */
+static void check_word(const char *w, size_t n, bool jp)
+{
+	struct strbuf dec, raw;
+	const char *text = jp ? w + 16 : w + 10;
+
+	strbuf_init(&dec, 0);
+	strbuf_init(&raw, 0);
+	CHECK(charset_decode_header(w, n, &dec) == 0);
+	CHECK(strncmp(w, jp ? "=?ISO-2022-JP?B?" : "=?UTF-8?B?", jp ? 16 : 10) == 0);
+	b64_decode(text, n - (size_t)(text - w) - 2, &raw);
+	if (jp && raw.len && memmem(raw.s, raw.len, "\x1b$B", 3))
+		CHECK(raw.len >= 3 && memcmp(raw.s + raw.len - 3, "\x1b(B", 3) == 0);
+	strbuf_free(&dec);
+	strbuf_free(&raw);
+}
+
 /* Every line at most 78 bytes, CRLF-terminated, continuation lines start
  * with a space, every encoded word at most 75 bytes; the header decodes
  * back to the value (white space runs collapsed). */
@@ -437,6 +476,8 @@ static void check_encoded_header(const char *name, const char *value, bool jp, c
 			/* "?B?" then "?=" */
 			e = strstr(strstr(strstr(w + 2, "?") + 1, "?") + 1, "?=");
 			CHECK(e && (size_t)(e + 2 - w) <= 75);
+			if (e)
+				check_word(w, (size_t)(e + 2 - w), jp);
 			w = e ? e + 2 : nl;
 		}
 		lines++;
@@ -495,6 +536,11 @@ static void header_encoding_and_folding(void)
 	CHECK(strcmp(out.s, "Subject: a Bcc: x@example.com\r\n") == 0);
 	strbuf_reset(&out);
 	charset_encode_header("Subject", "日本 語", strlen("日本 語"), false, &out);
+	CHECK(strcmp(out.s, "Subject: =?UTF-8?B?5pel5pysIOiqng==?=\r\n") == 0);
+	strbuf_reset(&out);
+	/* white space runs are one space, inside encoded words too */
+	charset_encode_header("Subject", " 日本 \t\r\n 語 ", strlen(" 日本 \t\r\n 語 "), false,
+	                      &out);
 	CHECK(strcmp(out.s, "Subject: =?UTF-8?B?5pel5pysIOiqng==?=\r\n") == 0);
 	strbuf_reset(&out);
 	charset_encode_header("Subject", "日本", strlen("日本"), true, &out);
