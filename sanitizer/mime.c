@@ -849,8 +849,8 @@ static char *mime_type_of_raw(const char *raw)
 
 /* Hidden parts: raw[0..len) starts at a boundary line; every segment up to
  * the next boundary line is read as a part of its own. */
-static void mime_walk_hidden(struct mime_walk *w, struct mime_node *parent, const char *raw,
-                             size_t len, unsigned depth)
+static void mime_walk_hidden(struct mime_walk *w, struct mime_node *parent, const char *prefix,
+                             const char *raw, size_t len, unsigned depth)
 {
 	size_t i = 0, seq = 0;
 
@@ -876,7 +876,7 @@ static void mime_walk_hidden(struct mime_walk *w, struct mime_node *parent, cons
 		if (empty)
 			continue;
 		seq++;
-		snprintf(suffix, sizeof(suffix), "h%zu", seq);
+		snprintf(suffix, sizeof(suffix), "%s%zu", prefix, seq);
 		mime_child_path(path, sizeof(path), parent->path, suffix);
 		st = g_mime_stream_mem_new_with_buffer(raw + s, e - s);
 		pr = g_mime_parser_new_with_stream(st);
@@ -920,7 +920,8 @@ static void mime_walk_margin(struct mime_walk *w, struct mime_node *mp, const ch
 		if (own_boundary && strcmp(which, "epilogue") == 0)
 			mime_defect(w->t, "extra_boundaries", mp->path, NULL);
 		mime_defect(w->t, "hidden_parts", mp->path, "in the %s", which);
-		mime_walk_hidden(w, mp, text + off, len - off, depth + 1);
+		mime_walk_hidden(w, mp, strcmp(which, "preamble") == 0 ? "p" : "e", text + off,
+		                 len - off, depth + 1);
 	}
 }
 
@@ -1051,8 +1052,17 @@ static void mime_walk_leaf(struct mime_walk *w, struct mime_node *n, GMimeObject
 		if (off < rawlen) {
 			mime_defect(w->t, "hidden_boundary_line", n->path, NULL);
 			mime_defect(w->t, "hidden_parts", n->path, "after a boundary line in text");
-			mime_walk_hidden(w, n->parent ? n->parent : n, raw + off, rawlen - off,
-			                 n->depth);
+			char prefix[300];
+
+			/* hidden parts are the leaf's siblings, named after it */
+			if (n->parent) {
+				const char *last = strrchr(n->path, '.');
+
+				snprintf(prefix, sizeof(prefix), "%sh", last ? last + 1 : n->path);
+			} else
+				snprintf(prefix, sizeof(prefix), "h");
+			mime_walk_hidden(w, n->parent ? n->parent : n, prefix, raw + off,
+			                 rawlen - off, n->depth);
 			rawlen = off;
 		}
 	}
@@ -1090,13 +1100,13 @@ static void mime_walk_object(struct mime_walk *w, GMimeObject *o, struct mime_no
 		return;
 	}
 	if (depth > w->lim->max_depth) {
-		w->t->over_limit = "mime depth";
+		w->t->over_limit = "mime-depth";
 		w->stop = true;
 		g_free(type);
 		return;
 	}
 	if (w->t->nparts >= w->lim->max_parts) {
-		w->t->over_limit = "part count";
+		w->t->over_limit = "part-count";
 		w->stop = true;
 		g_free(type);
 		return;
@@ -1310,7 +1320,7 @@ static void mime_gmime_warning(gint64 offset, GMimeParserWarning code, const gch
 		break;
 	case GMIME_CRIT_NESTING_OVERFLOW:
 		c = "nesting_overflow";
-		t->over_limit = "mime depth";
+		t->over_limit = "mime-depth";
 		break;
 	case GMIME_WARN_PART_WITHOUT_CONTENT:
 		c = "part_without_content";
@@ -1394,7 +1404,7 @@ void mime_parse(const char *raw, size_t len, const struct mime_limits *lim, stru
 	hb = mime_header_block_size(raw, len);
 	if (hb > lim->max_header_bytes && hb <= len + 1) {
 		if (hb <= len || len > lim->max_header_bytes) {
-			t->over_limit = "header bytes";
+			t->over_limit = "header-bytes";
 			mime_parse_headers(raw, len, lim->max_header_bytes, t);
 			return;
 		}
@@ -1402,20 +1412,10 @@ void mime_parse(const char *raw, size_t len, const struct mime_limits *lim, stru
 	mime_boundaries_collect(t, raw, len);
 	if (t->boundaries.n >= lim->max_parts ||
 	    mime_count_boundary_lines(t, raw, len) > (size_t)lim->max_parts + 1) {
-		t->over_limit = "part count";
+		t->over_limit = "part-count";
 		mime_parse_headers(raw, len, lim->max_header_bytes, t);
 		return;
 	}
-	for (size_t i = 1; i < t->boundaries.n; i++) {
-		const char *a = t->boundaries.v[i - 1], *b = t->boundaries.v[i];
-
-		/* sorted: a prefix sorts right before its extensions */
-		if (strncmp(a, b, strlen(a)) == 0) {
-			mime_defect(t, "boundaries_prefix_one_another", "", NULL);
-			break;
-		}
-	}
-
 	po = g_mime_parser_options_new();
 	g_mime_parser_options_set_warning_callback(po, mime_gmime_warning, t);
 	st = g_mime_stream_mem_new_with_buffer(raw, len);

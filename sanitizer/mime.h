@@ -38,7 +38,8 @@ enum mime_kind {
 
 struct mime_node {
 	enum mime_kind kind;
-	char *path;        /* IMAP section: "" (root multipart), "1", "2.1", hidden "1.h1" */
+	char *path;        /* IMAP section: "" (root multipart), "1", "2.1"; hidden
+	                      parts: "1h1" (cut from leaf 1), "e1"/"p1" (epilogue/preamble) */
 	unsigned depth;    /* 0 for the root */
 	char *type;        /* lowercased "type/subtype" of the reading used */
 	char *type_alt;    /* another declared type (duplicate Content-Type), or NULL */
@@ -88,7 +89,7 @@ struct mime_tree {
 		size_t n, cap;
 	} headers;              /* the top-level header fields, in order */
 	unsigned nparts;        /* nodes in the tree */
-	const char *over_limit; /* NULL, or "header bytes", "mime depth", "part count" */
+	const char *over_limit; /* NULL, or "header-bytes", "mime-depth", "part-count" */
 	struct {
 		char **v;
 		size_t n, cap;

@@ -39,6 +39,7 @@ enum notice_sec {
 	NS_SCAN_UNSCANNABLE,
 	NS_SCAN_NOT_SCANNED,
 	NS_NONAME,
+	NS_NONAME_ALTERNATIVE,
 	NS_ALT,
 	NS_COUNT
 };
@@ -65,6 +66,7 @@ static const char *const notice_sec_names[NS_COUNT] = {
     "scan_unscannable",
     "scan_not_scanned",
     "noname",
+    "noname_alternative",
     "alt",
 };
 
@@ -135,6 +137,8 @@ static const char notice_builtin_ja[] =
     "未検査\n"
     "[noname]\n"
     "（名前なし）\n"
+    "[noname_alternative]\n"
+    "（本文の別の形式）\n"
     "[alt]\n"
     "（別の読み方: ${name}）\n";
 
@@ -196,6 +200,8 @@ static const char notice_builtin_en[] =
     "not scanned\n"
     "[noname]\n"
     "(no name)\n"
+    "[noname_alternative]\n"
+    "(another form of the text)\n"
     "[alt]\n"
     " (also read as: ${name})\n";
 
@@ -543,9 +549,12 @@ void notice_render(const struct notice_templates *tp, const struct notice *n, st
 		snprintf(dc, sizeof(dc), "%zu", n->ndefects);
 		notice_expand(tp->sec[NS_DEFECTS], v, 1, out);
 	}
-	if (top == 0)
-		notice_expand(tp->sec[NS_NONE], NULL, 0, out);
-	else {
+	if (top == 0) {
+		/* a withheld message lists what it held; "nothing removed"
+		 * would read as if the message had been delivered */
+		if (!n->withheld)
+			notice_expand(tp->sec[NS_NONE], NULL, 0, out);
+	} else {
 		struct notice_var v[] = {{"count", count}};
 		size_t k = 0;
 
@@ -557,7 +566,12 @@ void notice_render(const struct notice_templates *tp, const struct notice *n, st
 			const char *name = p->name;
 
 			if (!name || !*name)
-				name = noname = notice_inline(tp, NS_NONAME, NULL, 0);
+				name = noname =
+				    notice_inline(tp,
+				                  p->kind && strcmp(p->kind, "alternative") == 0
+				                      ? NS_NONAME_ALTERNATIVE
+				                      : NS_NONAME,
+				                  NULL, 0);
 			if (p->name_alt && *p->name_alt) {
 				struct notice_var av[] = {{"name", p->name_alt}};
 

@@ -455,24 +455,39 @@ static bool sz_type_is_text_body(const char *t)
 	return t && (strcmp(t, "text/plain") == 0 || strcmp(t, "text/html") == 0);
 }
 
-/* Bytes that no text carries: NUL, or many other controls. */
+/* Bytes that no text carries: NUL, or many other controls, outside the
+ * inline blocks (yEnc carries raw control bytes; it is cut out anyway). */
 static bool sz_looks_binary(const struct mime_node *n)
 {
-	size_t lim = n->data.len < 65536 ? n->data.len : 65536, ctl = 0;
+	size_t lim = n->data.len < 65536 ? n->data.len : 65536, ctl = 0, counted = 0, nb, bi = 0;
 	const unsigned char *p = (const unsigned char *)n->data.s;
+	struct inline_block *blocks = NULL;
 
 	if (n->charset &&
 	    (strncmp(n->charset, "utf-16", 6) == 0 || strncmp(n->charset, "utf-32", 6) == 0 ||
 	     strncmp(n->charset, "ucs", 3) == 0))
 		return false;
+	if (!lim)
+		return false;
+	nb = inline_bin_find(n->data.s, lim, &blocks);
 	for (size_t i = 0; i < lim; i++) {
-		if (p[i] == 0)
-			return true;
+		while (bi < nb && blocks[bi].end <= i)
+			bi++;
+		if (bi < nb && blocks[bi].start <= i) {
+			i = blocks[bi].end - 1;
+			continue;
+		}
+		counted++;
+		if (p[i] == 0) {
+			ctl = counted + 1;
+			break;
+		}
 		if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r' && p[i] != '\f' &&
 		    p[i] != 0x1b && p[i] != 0x0e && p[i] != 0x0f)
 			ctl++;
 	}
-	return lim && ctl * 20 > lim;
+	inline_bin_free(blocks, nb);
+	return ctl * 20 > counted && ctl > 0;
 }
 
 /* Could this leaf be the body under every reading of the structure? */
@@ -831,6 +846,17 @@ static bool sz_is_signature(const struct mime_node *n)
 	       n->parent->nkids > 1 && n != n->parent->kids[0];
 }
 
+/* An unnamed text half of a multipart/alternative (not chosen). */
+static bool sz_is_alternative(const struct mime_node *n)
+{
+	if (n->name || strncmp(n->type, "text/", 5) != 0)
+		return false;
+	for (const struct mime_node *a = n->parent; a && a->kind == MIME_MULTIPART; a = a->parent)
+		if (strcmp(a->type, "multipart/alternative") == 0)
+			return true;
+	return false;
+}
+
 static void sz_list(struct sz_ctx *c, const struct mime_node *n)
 {
 	if (!n)
@@ -851,9 +877,10 @@ static void sz_list(struct sz_ctx *c, const struct mime_node *n)
 			bool sig = sz_is_signature(n);
 
 			r = sz_removed_add(&c->removed, n->path, n->name, n->name_alt, n->type,
-			                   n->hidden ? "hidden"
-			                   : sig     ? "signature"
-			                             : "part",
+			                   n->hidden              ? "hidden"
+			                   : sig                  ? "signature"
+			                   : sz_is_alternative(n) ? "alternative"
+			                                          : "part",
 			                   n->data.s, n->data.len);
 			if (sig)
 				c->signature_removed = true;
@@ -1373,6 +1400,37 @@ static void sz_json_removed(struct strbuf *j, const struct sz_removed_vec *v)
 	strbuf_putc(j, ']');
 }
 
+/* Defects where the structure allowed another reading and the safer one
+ * was used: the notice mentions these; the verdict lists every defect. */
+static bool sz_defect_counts(const char *code)
+{
+	static const char *const codes[] = {
+	    "duplicate_content_type",
+	    "duplicate_transfer_encoding",
+	    "duplicate_content_disposition",
+	    "several_boundary_params",
+	    "boundary_with_whitespace",
+	    "boundary_prefix_of_other",
+	    "missing_closing_boundary",
+	    "extra_boundaries",
+	    "hidden_parts",
+	    "rfc2231_conflicts_with_plain",
+	    "name_conflict",
+	    "rfc2231_missing_piece",
+	    "rfc2231_duplicate_piece",
+	    "unknown_transfer_encoding",
+	    "binary_in_text_part",
+	    "multipart_without_boundary",
+	    "encoded_message_part",
+	    "truncated_message",
+	};
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
 /* ---- the engine ---------------------------------------------------------- */
 
 static const char *const sz_std_headers[] = {
@@ -1484,7 +1542,7 @@ enum sanitize_status sanitize_message(const struct sanitize_policy *pol, struct 
 	}
 
 	if (len > pol->max_message_bytes) {
-		sz_withhold(&c, "limit", "message size");
+		sz_withhold(&c, "limit", "message-size");
 		mime_parse_headers(raw, len, pol->max_header_bytes, &c.tree);
 	} else {
 		struct mime_limits lim = {pol->max_header_bytes, pol->max_mime_depth,
@@ -1581,7 +1639,11 @@ enum sanitize_status sanitize_message(const struct sanitize_policy *pol, struct 
 	{
 		struct notice_part *np = xcalloc(c.removed.n + 1, sizeof(*np));
 		struct notice nt;
-		size_t ndef = c.tree.defects.n;
+		size_t ndef = 0;
+
+		for (size_t i = 0; i < c.tree.defects.n && !c.withheld; i++)
+			if (sz_defect_counts(c.tree.defects.v[i].code))
+				ndef++;
 
 		for (size_t i = 0; i < c.removed.n; i++) {
 			const struct sz_removed *r = &c.removed.v[i];
@@ -1617,7 +1679,12 @@ enum sanitize_status sanitize_message(const struct sanitize_policy *pol, struct 
 			strbuf_printf(&res->message, "withheld; reason=%s; ", c.withheld);
 		} else
 			strbuf_puts(&res->message, "sanitized; ");
-		strbuf_printf(&res->message, "removed=%zu; virus=", c.removed.n);
+		size_t top = 0;
+
+		for (size_t i = 0; i < c.removed.n; i++)
+			if (!c.removed.v[i].content)
+				top++;
+		strbuf_printf(&res->message, "removed=%zu; virus=", top);
 		if (c.viruses.n)
 			v = sz_ascii(c.viruses.v[0].name, 100);
 		strbuf_printf(&res->message, "%s; engine=%s\r\n", v ? v : "none",
