@@ -1089,7 +1089,14 @@ static bool sz_addr_spec_ok(const char *a)
 {
 	const char *at = a ? strrchr(a, '@') : NULL;
 
-	return at && at != a && at[1] != '\0';
+	if (!at || at == a || at[1] == '\0')
+		return false;
+	/* the output's headers are ASCII: an internationalised address is
+	 * shown as text (see sz_addr_clean) */
+	for (const char *p = a; *p; p++)
+		if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127)
+			return false;
+	return true;
 }
 
 /* A copy of l fit to write: a mailbox without a complete addr-spec
@@ -1121,10 +1128,12 @@ static InternetAddressList *sz_addr_clean(struct sz_ctx *c, InternetAddressList 
 			if (sz_addr_spec_ok(addr))
 				internet_address_list_add(o, ia);
 			else {
-				InternetAddress *g =
-				    internet_address_group_new(name && *name   ? name
-				                               : addr && *addr ? addr
-				                                               : "invalid address");
+				char *text =
+				    g_strdup_printf("%s%s<%s>", name ? name : "",
+				                    name && *name ? " " : "", addr ? addr : "");
+				InternetAddress *g = internet_address_group_new(text);
+
+				g_free(text);
 
 				mime_defect(&c->tree, "invalid_address", "", NULL);
 				internet_address_list_add(o, g);
