@@ -1531,8 +1531,10 @@ enum sanitize_status sanitize_message(const struct sanitize_policy *pol, struct 
 		return res->status;
 	}
 
-	/* the raw original first: an engine that cannot scan it is an error */
-	sr = scan_buffer(scan, raw, len, &virus);
+	/* the raw original first: an engine that cannot scan it is an error.
+	 * A message over the size limit is withheld unscanned: nothing of it
+	 * but its headers leaves, and the scanner has its own size limit. */
+	sr = len > pol->max_message_bytes ? SCAN_CLEAN : scan_buffer(scan, raw, len, &virus);
 	if (sr == SCAN_ERROR) {
 		strbuf_printf(&res->error, "virus scan of the message failed: %s",
 		              virus ? virus : "engine error");
