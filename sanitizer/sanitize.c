@@ -1431,7 +1431,7 @@ static bool sz_defect_counts(const char *code)
 	    "binary_in_text_part",
 	    "multipart_without_boundary",
 	    "encoded_message_part",
-	    "truncated_message",
+	    "unparsable_message",
 	};
 
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
@@ -1562,8 +1562,8 @@ enum sanitize_status sanitize_message(const struct sanitize_policy *pol, struct 
 		mime_parse(raw, len, &lim, &c.tree);
 		if (c.tree.over_limit)
 			sz_withhold(&c, "limit", c.tree.over_limit);
-		else if (!c.tree.root)
-			sz_withhold(&c, "unparsable", NULL);
+		/* no body GMime could find (no headers, nothing after them):
+		 * an empty text, not a reason to withhold */
 	}
 
 	if (c.tree.root && !c.tree.over_limit && len <= pol->max_message_bytes) {
