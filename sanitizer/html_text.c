@@ -706,9 +706,29 @@ static int html_text_neutralise(const char *href, size_t n, struct strbuf *u)
 	} else {
 		host = true; /* "www.example.com/x" would be made a link by a mail client */
 	}
-	for (; i < n && u->len < HTML_TEXT_MAX_URL; i++) {
+	while (i < n && u->len < HTML_TEXT_MAX_URL) {
 		unsigned char c = s[i];
+		size_t l = 1, k;
 
+		if (c >= 0x80) {
+			/* C1 controls, bidi controls, BOM: dropped; odd spaces escaped */
+			int cls = html_text_cls[c] == C_UTF8
+			              ? html_text_utf8_class(s + i, n - i, &l)
+			              : C_TEXT;
+
+			while (cls == C_TEXT && i + l < n && (s[i + l] & 0xC0) == 0x80)
+				l++;
+			for (k = 0; cls != C_DROP && k < l; k++) {
+				if (cls == C_WS)
+					html_text_url_byte(u, ' ');
+				else
+					strbuf_putc(u, (char)s[i + k]);
+				if (cls == C_WS)
+					break;
+			}
+			i += l;
+			continue;
+		}
 		if (host && (c == '/' || c == '\\' || c == '?' || c == '#'))
 			host = false;
 		if (mailto && c == '@')
@@ -719,6 +739,7 @@ static int html_text_neutralise(const char *href, size_t n, struct strbuf *u)
 			strbuf_puts(u, "[.]");
 		else
 			html_text_url_byte(u, c);
+		i++;
 	}
 	if (i < n) {
 		/* cut at a character boundary */
