@@ -270,8 +270,18 @@ bool sanitize_policy_load(struct sanitize_policy *p, const char *path, struct st
 			else
 				p->time_limit_ms = (unsigned)num;
 		} else if (strcmp(key, "notice-dir") == 0) {
+			const char *slash = strrchr(path, '/');
+
 			free(p->notice_dir);
-			p->notice_dir = xstrdup(val);
+			/* relative to the policy file's directory */
+			if (val[0] != '/' && slash) {
+				struct strbuf d = STRBUF_INIT;
+
+				strbuf_append(&d, path, (size_t)(slash - path) + 1);
+				strbuf_puts(&d, val);
+				p->notice_dir = strbuf_detach(&d);
+			} else
+				p->notice_dir = xstrdup(val);
 		} else if (strcmp(key, "keep-header") == 0) {
 			if (!sz_header_name_ok(val)) {
 				strbuf_printf(err, "%s:%zu: not a header field name: %s\n", path,

@@ -341,6 +341,17 @@ def main():
           b"?=\nMIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n\n" +
           ("古いメールソフト向けに ISO-2022-JP で出力します。\n").encode())
 
+    write("keep_header_policy", HDR + b"Subject: kept headers\nX-Mailer: Example Mailer 1.0\n"
+          b"Organization: =?UTF-8?B?" + base64.b64encode("〇〇市役所".encode()) + b"?=\n"
+          b"X-Spam-Score: 99\nMIME-Version: 1.0\nContent-Type: text/plain\n\nbody\n")
+    write("policy_errors", HDR + b"Subject: never read\n\nbody\n")
+    write("notice_template_override", HDR + b"Subject: own notice\nMIME-Version: 1.0\n"
+          b"Content-Type: multipart/mixed; boundary=\"o\"\n\n"
+          b"--o\nContent-Type: text/plain; charset=UTF-8\n\n" + "本文です。\n".encode() +
+          b"--o\nContent-Type: application/pdf; name=a.pdf\nContent-Transfer-Encoding: base64\n\n" +
+          b64w(PDF) + b"--o--\n")
+    write("notice_template_errors", HDR + b"Subject: never read\n\nbody\n")
+
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,8 @@ Runs `sekisho sanitize --scan-db DIR --verdict TMP [OPTION...] < NAME.eml`
     text/plain leaf, no warning, line ends and lengths, valid charset);
     exit 2: nothing on stdout;
   - the output equals NAME.out byte for byte, and the verdict (time_ms
-    removed, pretty-printed) equals NAME.verdict.
+    removed, pretty-printed) equals NAME.verdict; for exit 2, stderr
+    (the cases directory written @CASES@) equals NAME.err.
 With SEKISHO_UPDATE_GOLDEN=1 the .out and .verdict files are (re)written
 instead of compared.  Prints a diff of what differs; exits 0 or 1.
 """
@@ -94,6 +95,9 @@ def main():
         if p.returncode == 2:
             if p.stdout:
                 problems.append("exit 2 with output on stdout")
+            if os.path.exists(base + ".err") or update:
+                err = p.stderr.replace(a.cases.encode() + b"/", b"@CASES@/")
+                problems += compare(base + ".err", err, update, "stderr")
         elif p.returncode in (0, 1):
             problems += python_problems(p.stdout)
             opath = os.path.join(tmp, "out.eml")
