@@ -896,6 +896,35 @@ static void mime_walk_hidden(struct mime_walk *w, struct mime_node *parent, cons
 	}
 }
 
+/* Add the token of the first "--token" line of text to the boundaries;
+ * false when there is none. */
+static bool mime_guess_boundary(struct mime_tree *t, const char *text, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		const char *nl = memchr(text + i, '\n', len - i);
+		size_t e = nl ? (size_t)(nl - text) : len, s = i + 2, end = e;
+
+		while (end > s && isspace((unsigned char)text[end - 1]))
+			end--;
+		if (end - i > 2 && text[i] == '-' && text[i + 1] == '-' && end - s <= 998 &&
+		    !isspace((unsigned char)text[s])) {
+			size_t before = t->boundaries.n;
+
+			if (end - s > 2 && text[end - 1] == '-' && text[end - 2] == '-')
+				end -= 2;
+			mime_boundary_add(t, text + s, end - s);
+			if (t->boundaries.n == before)
+				return false;
+			qsort(t->boundaries.v, t->boundaries.n, sizeof(char *), mime_strcmp_p);
+			return true;
+		}
+		i = e + 1;
+	}
+	return false;
+}
+
 /* A multipart's prologue or epilogue: defects, and any parts hiding there. */
 static void mime_walk_margin(struct mime_walk *w, struct mime_node *mp, const char *text,
                              const char *which, const char *own_boundary, unsigned depth)
@@ -916,6 +945,12 @@ static void mime_walk_margin(struct mime_walk *w, struct mime_node *mp, const ch
 	mime_defect(w->t, strcmp(which, "preamble") == 0 ? "preamble_content" : "epilogue_content",
 	            mp->path, "%zu bytes", len);
 	off = mime_boundary_line(w->t, text, len);
+	if (off == len && !own_boundary && mime_guess_boundary(w->t, text, len)) {
+		/* a multipart without a boundary parameter: parsers that take
+		 * the first "--" line as its boundary see parts here */
+		mime_defect(w->t, "guessed_boundary", mp->path, NULL);
+		off = mime_boundary_line(w->t, text, len);
+	}
 	if (off < len) {
 		if (own_boundary && strcmp(which, "epilogue") == 0)
 			mime_defect(w->t, "extra_boundaries", mp->path, NULL);
@@ -1189,7 +1224,8 @@ static void mime_walk_object(struct mime_walk *w, GMimeObject *o, struct mime_no
 
 	if (kind == MIME_MULTIPART) {
 		GMimeMultipart *mp = GMIME_MULTIPART(o);
-		const char *b = g_mime_multipart_get_boundary(mp);
+		/* not g_mime_multipart_get_boundary(): it invents one when none is given */
+		const char *b = ct ? g_mime_content_type_get_parameter(ct, "boundary") : NULL;
 		size_t nb = mime_params_count(&ps, "boundary");
 		int cnt = g_mime_multipart_get_count(mp);
 

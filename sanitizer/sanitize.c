@@ -788,7 +788,8 @@ static void sz_render_embedded(struct sz_ctx *c, const struct mime_node *n, unsi
 		sz_render(c, n->kids[0], qdepth + 1, &inner, NULL);
 		if (out->len && out->s[out->len - 1] != '\n')
 			strbuf_putc(out, '\n');
-		strbuf_putc(out, '\n');
+		if (out->len)
+			strbuf_putc(out, '\n');
 		notice_embedded(c->tp, n->msg_from, n->msg_date, n->msg_subject, out);
 		strbuf_putc(out, '\n');
 		sz_quote(inner.s ? inner.s : "", inner.len, out);
@@ -1442,6 +1443,7 @@ static bool sz_defect_counts(const char *code)
 	    "multipart_without_boundary",
 	    "encoded_message_part",
 	    "unparsable_message",
+	    "guessed_boundary",
 	};
 
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)

@@ -352,6 +352,26 @@ def main():
           b64w(PDF) + b"--o--\n")
     write("notice_template_errors", HDR + b"Subject: never read\n\nbody\n")
 
+    write("multipart_without_boundary", HDR + b"Subject: no boundary\nMIME-Version: 1.0\n"
+          b"Content-Type: multipart/mixed\n\n"
+          b"--x\nContent-Type: text/plain\n\ntext\n"
+          b"--x\nContent-Type: application/octet-stream; name=a.exe\n"
+          b"Content-Transfer-Encoding: base64\n\n" + b64w(b"MZ fake exe") + b"--x--\n")
+    inner = (b"From: x@example.com\nSubject: hidden inside base64\nMIME-Version: 1.0\n"
+             b"Content-Type: multipart/mixed; boundary=i\n\n--i\nContent-Type: text/plain\n\n"
+             b"inner body\n--i\nContent-Type: application/x-msdownload; name=evil.exe\n\nMZ....\n--i--\n")
+    write("encoded_message_rfc822", HDR + b"Subject: b64 message\nMIME-Version: 1.0\n"
+          b"Content-Type: multipart/mixed; boundary=m\n\n--m\nContent-Type: text/plain\n\nouter\n"
+          b"--m\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n" +
+          b64w(inner) + b"--m--\n")
+    write("text_part_is_binary", HDR + b"Subject: exe as text\nMIME-Version: 1.0\n"
+          b"Content-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: base64\n\n" +
+          b64w(b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" * 8))
+    write("html_with_uuencode", HDR + b"Subject: uu in html\nMIME-Version: 1.0\n"
+          b"Content-Type: text/html; charset=utf-8\n\n<html><body><p>see below</p><pre>\n"
+          b"begin 644 x.bin\n" + binascii.b2a_uu(b"inline payload in html") + b"`\nend\n"
+          b"</pre><p>thanks</p></body></html>\n")
+
 
 if __name__ == "__main__":
     main()
