@@ -15,7 +15,9 @@
 #include "xalloc.h"
 
 #include <gmime/gmime.h>
+#include <openssl/cms.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -1036,6 +1038,67 @@ static void mime_walk_embedded(struct mime_walk *w, struct mime_node *mn, const 
 	g_object_unref(st);
 }
 
+/*
+ * application/pkcs7-mime: what the CMS structure says it is decides, not
+ * the smime-type parameter.  Signed data ("opaque" S/MIME signature) is
+ * read: the node becomes a container of the signed entity (path N.1) and
+ * of the whole p7m as its signature (N.2).  Enveloped data stays a leaf
+ * with smime_type "enveloped-data" (withheld by the engine).  Anything
+ * OpenSSL cannot read stays a leaf as declared.
+ */
+static void mime_walk_pkcs7(struct mime_walk *w, struct mime_node *n, unsigned depth)
+{
+	const unsigned char *p = (const unsigned char *)n->data.s;
+	CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long)n->data.len);
+	int nid = cms ? OBJ_obj2nid(CMS_get0_type(cms)) : NID_undef;
+
+	if (nid == NID_pkcs7_enveloped || nid == NID_id_smime_ct_authEnvelopedData) {
+		free(n->smime_type);
+		n->smime_type = xstrdup("enveloped-data");
+	} else if (nid == NID_pkcs7_signed) {
+		ASN1_OCTET_STRING **content = CMS_get0_content(cms);
+
+		free(n->smime_type);
+		n->smime_type = xstrdup("signed-data");
+		if (content && *content && (*content)->length > 0) {
+			struct mime_node *sig;
+			char path[300];
+			GMimeStream *st = g_mime_stream_mem_new_with_buffer(
+			    (const char *)(*content)->data, (size_t)(*content)->length);
+			GMimeParser *pr = g_mime_parser_new_with_stream(st);
+			GMimeObject *o = g_mime_parser_construct_part(pr, NULL);
+
+			n->kind = MIME_MULTIPART;
+			if (o) {
+				struct mime_walk sub = *w;
+				GByteArray *ba =
+				    g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(st));
+
+				sub.base = (const char *)ba->data;
+				sub.baselen = ba->len;
+				mime_child_path(path, sizeof(path), n->path, "1");
+				mime_walk_object(&sub, o, n, path, depth + 1, n->hidden);
+				w->stop = sub.stop;
+				g_object_unref(o);
+			}
+			g_object_unref(pr);
+			g_object_unref(st);
+			if (!w->stop) {
+				mime_child_path(path, sizeof(path), n->path, "2");
+				sig = mime_node_new(w, n, MIME_LEAF, path, depth + 1);
+				sig->hidden = n->hidden;
+				sig->type = xstrdup("application/pkcs7-signature");
+				sig->name = xstrdup(n->name ? n->name : "smime.p7m");
+				sig->cte = xstrdup(n->cte ? n->cte : "base64");
+				sig->data = n->data;
+				strbuf_init(&n->data, 0);
+				memcpy(sig->sha256, n->sha256, sizeof(sig->sha256));
+			}
+		}
+	}
+	CMS_ContentInfo_free(cms);
+}
+
 static void mime_walk_leaf(struct mime_walk *w, struct mime_node *n, GMimeObject *o)
 {
 	GMimeDataWrapper *dw = GMIME_IS_PART(o) ? g_mime_part_get_content(GMIME_PART(o)) : NULL;
@@ -1297,7 +1360,10 @@ static void mime_walk_object(struct mime_walk *w, GMimeObject *o, struct mime_no
 			mime_defect(w->t, "encoded_message_part", path, "%s", n->cte);
 			mime_walk_embedded(w, n, bytes.s, bytes.len, depth);
 			strbuf_free(&bytes);
-		}
+		} else if ((strcmp(n->type, "application/pkcs7-mime") == 0 ||
+		            strcmp(n->type, "application/x-pkcs7-mime") == 0) &&
+		           n->data.len && !w->stop)
+			mime_walk_pkcs7(w, n, depth);
 	}
 	mime_params_free(&ps);
 	mime_params_free(&pd);

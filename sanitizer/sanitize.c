@@ -728,7 +728,8 @@ static const struct mime_node *sz_choose(struct sz_ctx *c, const struct mime_nod
 		return sz_choose_alternative(c, n);
 	if (strcmp(sub, "encrypted") == 0)
 		return NULL;
-	if (strcmp(sub, "signed") == 0 || strcmp(sub, "related") == 0)
+	if (strcmp(sub, "signed") == 0 || strcmp(sub, "related") == 0 ||
+	    strcmp(sub, "pkcs7-mime") == 0 || strcmp(sub, "x-pkcs7-mime") == 0)
 		return n->nkids ? sz_choose(c, n->kids[0]) : NULL;
 	for (size_t i = 0; i < n->nkids; i++) {
 		const struct mime_node *b;
@@ -853,8 +854,12 @@ static bool sz_is_encrypted(const struct mime_node *n)
 
 static bool sz_is_signature(const struct mime_node *n)
 {
-	return n->parent && strcmp(n->parent->type, "multipart/signed") == 0 &&
-	       n->parent->nkids > 1 && n != n->parent->kids[0];
+	const struct mime_node *p = n->parent;
+
+	return p &&
+	       (strcmp(p->type, "multipart/signed") == 0 ||
+	        (p->kind == MIME_MULTIPART && strstr(p->type, "pkcs7-mime") != NULL)) &&
+	       p->nkids > 1 && n != p->kids[0];
 }
 
 /* An unnamed text half of a multipart/alternative (not chosen). */

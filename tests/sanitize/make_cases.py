@@ -372,6 +372,36 @@ def main():
           b"begin 644 x.bin\n" + binascii.b2a_uu(b"inline payload in html") + b"`\nend\n"
           b"</pre><p>thanks</p></body></html>\n")
 
+    # Opaque S/MIME signature and real enveloped data: made with openssl and a
+    # throw-away key the first time only (signatures differ on every run).
+    if not os.path.exists(os.path.join(OUT, "signed_smime_opaque.eml")):
+        import subprocess
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            key, cert = os.path.join(d, "key.pem"), os.path.join(d, "cert.pem")
+            content = os.path.join(d, "content.txt")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-subj", "/CN=sekisho-test", "-days", "3650", "-keyout", key,
+                            "-out", cert], check=True, capture_output=True)
+            with open(content, "wb") as f:
+                f.write("Content-Type: text/plain; charset=UTF-8\r\n"
+                        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+                        "署名付き（opaque）の本文です。\r\n".encode())
+            signed = subprocess.run(["openssl", "smime", "-sign", "-nodetach", "-binary",
+                                     "-in", content, "-signer", cert, "-inkey", key,
+                                     "-outform", "DER"], check=True, capture_output=True).stdout
+            enc = subprocess.run(["openssl", "smime", "-encrypt", "-binary", "-in", content,
+                                  "-outform", "DER", cert], check=True, capture_output=True).stdout
+        write("signed_smime_opaque", HDR + b"Subject: opaque signed\nMIME-Version: 1.0\n"
+              b"Content-Type: application/pkcs7-mime; smime-type=signed-data; name=smime.p7m\n"
+              b"Content-Disposition: attachment; filename=smime.p7m\n"
+              b"Content-Transfer-Encoding: base64\n\n" + b64w(signed))
+        # declared signed-data, but the CMS structure is enveloped: withheld
+        write("encrypted_smime_mislabelled_withheld", HDR + b"Subject: enveloped\n"
+              b"MIME-Version: 1.0\n"
+              b"Content-Type: application/pkcs7-mime; smime-type=signed-data; name=smime.p7m\n"
+              b"Content-Transfer-Encoding: base64\n\n" + b64w(enc))
+
 
 if __name__ == "__main__":
     main()
