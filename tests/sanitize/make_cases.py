@@ -372,6 +372,11 @@ def main():
           b"begin 644 x.bin\n" + binascii.b2a_uu(b"inline payload in html") + b"`\nend\n"
           b"</pre><p>thanks</p></body></html>\n")
 
+    longline = ("長い段落が改行なしで続きます。" * 60 + "\n短い行\n").encode()
+    write("long_lines_quoted_printable", HDR + b"Subject: long lines\nMIME-Version: 1.0\n"
+          b"Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: base64\n\n" +
+          b64w(longline))
+
     # Opaque S/MIME signature and real enveloped data: made with openssl and a
     # throw-away key the first time only (signatures differ on every run).
     if not os.path.exists(os.path.join(OUT, "signed_smime_opaque.eml")):
