@@ -28,18 +28,18 @@
 enum sanitize_lang { SANITIZE_LANG_JA, SANITIZE_LANG_EN };
 
 struct sanitize_policy {
-	enum sanitize_lang lang;   /* notice language (default ja) */
-	bool out_iso2022jp;        /* ISO-2022-JP output for old clients (default UTF-8) */
-	size_t max_message_bytes;  /* withheld beyond these */
+	enum sanitize_lang lang;  /* notice language (default ja) */
+	bool out_iso2022jp;       /* ISO-2022-JP output for old clients (default UTF-8) */
+	size_t max_message_bytes; /* withheld beyond these */
 	size_t max_header_bytes;
 	unsigned max_mime_depth;
 	unsigned max_parts;
 	unsigned time_limit_ms;
-	char *notice_dir;          /* operator's templates (NULL = built in) */
+	char *notice_dir; /* operator's templates (NULL = built in) */
 	struct {
 		char **v;
 		size_t n, cap;
-	} keep_headers;            /* more headers to keep, beyond the standard set */
+	} keep_headers; /* more headers to keep, beyond the standard set */
 };
 
 /* Defaults as documented above. */
@@ -50,9 +50,10 @@ bool sanitize_policy_load(struct sanitize_policy *p, const char *path, struct st
 void sanitize_policy_free(struct sanitize_policy *p);
 
 enum sanitize_status {
-	SANITIZE_OK = 0,       /* sanitised message in result.message */
-	SANITIZE_WITHHELD = 1, /* infected / encrypted / over limits: result.message is the notice */
-	SANITIZE_ERROR = 2,    /* nothing usable (scanner failure, ...): reason in result.error */
+	SANITIZE_OK = 0, /* sanitised message in result.message */
+	SANITIZE_WITHHELD =
+	    1,              /* infected / encrypted / over limits: result.message is the notice */
+	SANITIZE_ERROR = 2, /* nothing usable (scanner failure, ...): reason in result.error */
 };
 
 struct sanitize_result {
@@ -68,9 +69,9 @@ struct sanitize_result {
  * envelope_from / rcpts (may be NULL / 0) go into the verdict.
  */
 enum sanitize_status sanitize_message(const struct sanitize_policy *pol, struct scan_engine *scan,
-				      const char *raw, size_t len, const char *envelope_from,
-				      const char *const *rcpts, size_t nrcpts,
-				      struct sanitize_result *res);
+                                      const char *raw, size_t len, const char *envelope_from,
+                                      const char *const *rcpts, size_t nrcpts,
+                                      struct sanitize_result *res);
 void sanitize_result_free(struct sanitize_result *res);
 
 #endif
