@@ -30,6 +30,8 @@
 #define MIME_MAX_PARAM_PIECES 256
 #define MIME_MAX_NAME_BYTES 1024
 #define MIME_MAX_HEADER_VALUE 65536
+/* header fields in the whole message, all parts (GMime: ~600 bytes each) */
+#define MIME_MAX_HEADER_FIELDS 50000
 
 struct mime_walk {
 	struct mime_tree *t;
@@ -600,43 +602,85 @@ size_t mime_boundary_line(const struct mime_tree *t, const char *buf, size_t len
 	return len;
 }
 
-/* Exact boundary lines (what GMime will split on): an upper bound on the
- * parts GMime will build, counted before it builds them. */
-static size_t mime_count_boundary_lines(const struct mime_tree *t, const char *raw, size_t len)
+/* Is raw[i..e) "--" + a boundary (+ "--"), trailing white space allowed:
+ * a line GMime splits on? */
+static bool mime_exact_boundary_line(const struct mime_tree *t, const char *raw, size_t i, size_t e)
 {
-	size_t i = 0, n = 0;
+	size_t s = i + 2, end = e;
 
-	if (!t->boundaries.n)
-		return 0;
+	if (!t->boundaries.n || e - i <= 2 || raw[i] != '-' || raw[i + 1] != '-')
+		return false;
+	while (end > s && isspace((unsigned char)raw[end - 1]))
+		end--;
+	for (int pass = 0; pass < 2; pass++) {
+		char *key;
+		bool found;
+
+		if (end - s > 998)
+			return false;
+		key = xstrndup(raw + s, end - s);
+		found = bsearch(&key, t->boundaries.v, t->boundaries.n, sizeof(char *),
+		                mime_strcmp_p) != NULL;
+		free(key);
+		if (found)
+			return true;
+		if (end - s < 2 || raw[end - 1] != '-' || raw[end - 2] != '-')
+			return false;
+		end -= 2;
+	}
+	return false;
+}
+
+/*
+ * Before GMime builds anything (it costs about 1 KB per part and 600 bytes
+ * per header field): count the boundary lines it will split on and the
+ * header fields it will read (at the start, after each boundary line, and
+ * after the headers of a message/ part), and measure each header block.
+ * Returns the limit a message breaks, or NULL.
+ */
+static const char *mime_prescan(const struct mime_tree *t, const char *raw, size_t len,
+                                const struct mime_limits *lim)
+{
+	size_t i = 0, parts = 0, fields = 0, block = 0;
+	bool in_hdr = true, msg_next = false;
+
+	if (t->boundaries.n >= lim->max_parts)
+		return "part-count";
 	while (i < len) {
 		const char *nl = memchr(raw + i, '\n', len - i);
-		size_t e = nl ? (size_t)(nl - raw) : len, s = i + 2;
+		size_t e = nl ? (size_t)(nl - raw) : len, n = e - i;
 
-		if (e - i > 2 && raw[i] == '-' && raw[i + 1] == '-') {
-			size_t end = e;
-			char *key;
-
-			while (end > s && isspace((unsigned char)raw[end - 1]))
-				end--;
-			for (int pass = 0; pass < 2; pass++) {
-				if (end - s > 998)
-					break;
-				key = xstrndup(raw + s, end - s);
-				if (bsearch(&key, t->boundaries.v, t->boundaries.n, sizeof(char *),
-				            mime_strcmp_p)) {
-					n++;
-					free(key);
-					break;
+		if (n && raw[e - 1] == '\r')
+			n--;
+		if (mime_exact_boundary_line(t, raw, i, i + n)) {
+			if (++parts > (size_t)lim->max_parts + 1)
+				return "part-count";
+			in_hdr = true;
+			msg_next = false;
+			block = 0;
+		} else if (in_hdr) {
+			if (n == 0) {
+				/* a message/ part: its content starts with headers */
+				in_hdr = msg_next;
+				msg_next = false;
+				block = 0;
+			} else {
+				block += e - i + 1;
+				if (block > lim->max_header_bytes)
+					return "header-bytes";
+				if (raw[i] != ' ' && raw[i] != '\t') {
+					if (++fields > MIME_MAX_HEADER_FIELDS)
+						return "header-fields";
+					if (n > 13 &&
+					    strncasecmp(raw + i, "content-type:", 13) == 0 &&
+					    memmem(raw + i, n, "essage/", 7))
+						msg_next = true;
 				}
-				free(key);
-				if (end - s < 2 || raw[end - 1] != '-' || raw[end - 2] != '-')
-					break;
-				end -= 2;
 			}
 		}
 		i = e + 1;
 	}
-	return n;
+	return NULL;
 }
 
 /* ---- transfer encodings ----------------------------------------------- */
@@ -849,6 +893,23 @@ static char *mime_type_of_raw(const char *raw)
 	return r;
 }
 
+/* Before GMime reads bytes of our own making (a hidden segment, a decoded
+ * message, signed content): learn their boundaries and check the limits
+ * on them; false (and the walk stops) when one is broken. */
+static bool mime_sub_ok(struct mime_walk *w, const char *buf, size_t len)
+{
+	const char *lim;
+
+	mime_boundaries_collect(w->t, buf, len);
+	lim = mime_prescan(w->t, buf, len, w->lim);
+	if (lim) {
+		w->t->over_limit = lim;
+		w->stop = true;
+		return false;
+	}
+	return true;
+}
+
 /* Hidden parts: raw[0..len) starts at a boundary line; every segment up to
  * the next boundary line is read as a part of its own. */
 static void mime_walk_hidden(struct mime_walk *w, struct mime_node *parent, const char *prefix,
@@ -880,6 +941,8 @@ static void mime_walk_hidden(struct mime_walk *w, struct mime_node *parent, cons
 		seq++;
 		snprintf(suffix, sizeof(suffix), "%s%zu", prefix, seq);
 		mime_child_path(path, sizeof(path), parent->path, suffix);
+		if (!mime_sub_ok(w, raw + s, e - s))
+			break;
 		st = g_mime_stream_mem_new_with_buffer(raw + s, e - s);
 		pr = g_mime_parser_new_with_stream(st);
 		o = g_mime_parser_construct_part(pr, NULL);
@@ -1011,10 +1074,15 @@ static void mime_read_message_headers(struct mime_node *n, GMimeMessage *m)
 static void mime_walk_embedded(struct mime_walk *w, struct mime_node *mn, const char *bytes,
                                size_t len, unsigned depth)
 {
-	GMimeStream *st = g_mime_stream_mem_new_with_buffer(bytes, len);
-	GMimeParser *pr = g_mime_parser_new_with_stream(st);
-	GMimeMessage *m = g_mime_parser_construct_message(pr, NULL);
+	GMimeStream *st;
+	GMimeParser *pr;
+	GMimeMessage *m;
 
+	if (!mime_sub_ok(w, bytes, len))
+		return;
+	st = g_mime_stream_mem_new_with_buffer(bytes, len);
+	pr = g_mime_parser_new_with_stream(st);
+	m = g_mime_parser_construct_message(pr, NULL);
 	if (m) {
 		struct mime_walk sub = *w;
 		GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(st));
@@ -1060,7 +1128,8 @@ static void mime_walk_pkcs7(struct mime_walk *w, struct mime_node *n, unsigned d
 
 		free(n->smime_type);
 		n->smime_type = xstrdup("signed-data");
-		if (content && *content && (*content)->length > 0) {
+		if (content && *content && (*content)->length > 0 &&
+		    mime_sub_ok(w, (const char *)(*content)->data, (size_t)(*content)->length)) {
 			struct mime_node *sig;
 			char path[300];
 			GMimeStream *st = g_mime_stream_mem_new_with_buffer(
@@ -1512,9 +1581,8 @@ void mime_parse(const char *raw, size_t len, const struct mime_limits *lim, stru
 		}
 	}
 	mime_boundaries_collect(t, raw, len);
-	if (t->boundaries.n >= lim->max_parts ||
-	    mime_count_boundary_lines(t, raw, len) > (size_t)lim->max_parts + 1) {
-		t->over_limit = "part-count";
+	t->over_limit = mime_prescan(t, raw, len, lim);
+	if (t->over_limit) {
 		mime_parse_headers(raw, len, lim->max_header_bytes, t);
 		return;
 	}

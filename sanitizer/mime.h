@@ -89,7 +89,8 @@ struct mime_tree {
 		size_t n, cap;
 	} headers;              /* the top-level header fields, in order */
 	unsigned nparts;        /* nodes in the tree */
-	const char *over_limit; /* NULL, or "header-bytes", "mime-depth", "part-count" */
+	const char *over_limit; /* NULL, or "header-bytes", "header-fields", "mime-depth",
+	                           "part-count" */
 	struct {
 		char **v;
 		size_t n, cap;
