@@ -49,6 +49,7 @@
 #define SANITIZE_MAX_HEADER_VALUE (64u * 1024)
 #define SANITIZE_MAX_MSGIDS 100
 #define SANITIZE_MAX_MSGID_BYTES 250
+#define SANITIZE_MAX_NAME_BYTES 200
 
 struct sz_removed {
 	char *path;
@@ -1118,6 +1119,20 @@ static bool sz_addr_spec_ok(const char *a)
 /* A copy of l fit to write: a mailbox without a complete addr-spec
  * ("foo", "<>") becomes an empty group named with its text, so the reader
  * still sees it and no parser finds a broken address. */
+/* A display name cut to SANITIZE_MAX_NAME_BYTES on a UTF-8 boundary (a
+ * new string), so that no encoded or quoted name outgrows a line. */
+static char *sz_name_cap(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n <= SANITIZE_MAX_NAME_BYTES)
+		return g_strdup(name ? name : "");
+	n = SANITIZE_MAX_NAME_BYTES;
+	while (n > 0 && ((unsigned char)name[n] & 0xc0) == 0x80)
+		n--;
+	return g_strdup_printf("%.*s\xe2\x80\xa6", (int)n, name);
+}
+
 static InternetAddressList *sz_addr_clean(struct sz_ctx *c, InternetAddressList *l)
 {
 	InternetAddressList *o = internet_address_list_new();
@@ -1125,39 +1140,77 @@ static InternetAddressList *sz_addr_clean(struct sz_ctx *c, InternetAddressList 
 
 	for (int i = 0; i < cnt; i++) {
 		InternetAddress *ia = internet_address_list_get_address(l, i);
+		char *name = sz_name_cap(internet_address_get_name(ia));
+		InternetAddress *n = NULL;
 
 		if (INTERNET_ADDRESS_IS_GROUP(ia)) {
 			InternetAddressList *m = sz_addr_clean(
 			    c, internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)));
-			InternetAddress *g =
-			    internet_address_group_new(internet_address_get_name(ia));
 
-			internet_address_group_set_members(INTERNET_ADDRESS_GROUP(g), m);
-			internet_address_list_add(o, g);
-			g_object_unref(g);
+			n = internet_address_group_new(name);
+			internet_address_group_set_members(INTERNET_ADDRESS_GROUP(n), m);
 			g_object_unref(m);
 		} else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
 			const char *addr =
 			    internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
-			const char *name = internet_address_get_name(ia);
 
 			if (sz_addr_spec_ok(addr))
-				internet_address_list_add(o, ia);
+				n = internet_address_mailbox_new(name, addr);
 			else {
-				char *text =
-				    g_strdup_printf("%s%s<%s>", name ? name : "",
-				                    name && *name ? " " : "", addr ? addr : "");
-				InternetAddress *g = internet_address_group_new(text);
-
-				g_free(text);
+				char *text = g_strdup_printf("%s%s<%s>", name, *name ? " " : "",
+				                             addr ? addr : "");
+				char *capped = sz_name_cap(text);
 
 				mime_defect(&c->tree, "invalid_address", "", NULL);
-				internet_address_list_add(o, g);
-				g_object_unref(g);
+				n = internet_address_group_new(capped);
+				g_free(capped);
+				g_free(text);
 			}
 		}
+		if (n) {
+			internet_address_list_add(o, n);
+			g_object_unref(n);
+		}
+		g_free(name);
 	}
 	return o;
+}
+
+/* Fold a header field GMime wrote so that lines stay within 78 octets
+ * where there is white space to fold at (it keeps runs of encoded words
+ * of a long name on one line). */
+static void sz_refold(const char *f, size_t n, struct strbuf *out)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		const char *nl = memchr(f + i, '\n', n - i);
+		size_t e = nl ? (size_t)(nl - f) : n, le = e, start = i;
+
+		if (le > i && f[le - 1] == '\r')
+			le--;
+		while (le - start > 78) {
+			size_t cut = 0;
+
+			/* the last blank within 78 octets, else the first after */
+			for (size_t k = start + 1; k < le; k++) {
+				if (f[k] != ' ' && f[k] != '\t')
+					continue;
+				if (k - start <= 78 || !cut)
+					cut = k;
+				if (k - start > 78)
+					break;
+			}
+			if (!cut)
+				break;
+			strbuf_append(out, f + start, cut - start);
+			strbuf_puts(out, "\r\n");
+			start = cut;
+		}
+		strbuf_append(out, f + start, le - start);
+		strbuf_puts(out, "\r\n");
+		i = e + 1;
+	}
 }
 
 /* Write an address header; its addresses as a JSON array into j (may be
@@ -1182,11 +1235,10 @@ static void sz_put_addr_header(struct sz_ctx *c, const char *name, const char *r
 		g_string_append(s, ": ");
 		internet_address_list_encode(w, fo, s);
 		g_object_unref(w);
-		/* GMime ends the field with its newline; make sure of CRLF */
+		/* GMime ends the field with its newline */
 		while (s->len && (s->str[s->len - 1] == '\n' || s->str[s->len - 1] == '\r'))
 			g_string_truncate(s, s->len - 1);
-		strbuf_append(out, s->str, s->len);
-		strbuf_puts(out, "\r\n");
+		sz_refold(s->str, s->len, out);
 		g_string_free(s, TRUE);
 		g_mime_format_options_free(fo);
 		if (j)
@@ -1201,7 +1253,8 @@ static void sz_put_addr_header(struct sz_ctx *c, const char *name, const char *r
 		charset_decode_header(raw, strlen(raw), &d);
 		if (d.len) {
 			InternetAddressList *w = internet_address_list_new();
-			InternetAddress *g = internet_address_group_new(d.s);
+			char *capped = sz_name_cap(d.s);
+			InternetAddress *g = internet_address_group_new(capped);
 			GMimeFormatOptions *fo = g_mime_format_options_new();
 			GString *s = g_string_new(name);
 
@@ -1213,12 +1266,12 @@ static void sz_put_addr_header(struct sz_ctx *c, const char *name, const char *r
 			internet_address_list_encode(w, fo, s);
 			while (s->len && (s->str[s->len - 1] == '\n' || s->str[s->len - 1] == '\r'))
 				g_string_truncate(s, s->len - 1);
-			strbuf_append(out, s->str, s->len);
-			strbuf_puts(out, "\r\n");
+			sz_refold(s->str, s->len, out);
 			g_string_free(s, TRUE);
 			g_mime_format_options_free(fo);
 			g_object_unref(g);
 			g_object_unref(w);
+			g_free(capped);
 		}
 		strbuf_free(&d);
 	}
