@@ -1282,7 +1282,49 @@ static void sz_put_addr_header(struct sz_ctx *c, const char *name, const char *r
 	free(norm);
 }
 
-/* Message-ID, In-Reply-To, References: the <id> tokens, printable ASCII. */
+/* RFC 5322 atext */
+static bool sz_atext(char ch)
+{
+	return isalnum((unsigned char)ch) || (ch && strchr("!#$%&'*+-/=?^_`{|}~", ch));
+}
+
+/* dot-atom-text: atext runs joined by single dots */
+static bool sz_dot_atom(const char *s, size_t n)
+{
+	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (s[i + 1] == '.')
+				return false;
+		} else if (!sz_atext(s[i]))
+			return false;
+	}
+	return true;
+}
+
+/* id-left "@" id-right, as RFC 5322 msg-id (what strict parsers accept) */
+static bool sz_msgid_ok(const char *s, size_t n)
+{
+	const char *at = memchr(s, '@', n);
+	size_t l, r;
+
+	if (!at)
+		return false;
+	l = (size_t)(at - s);
+	r = n - l - 1;
+	if (!sz_dot_atom(s, l))
+		return false;
+	if (r >= 2 && at[1] == '[' && s[n - 1] == ']') {
+		for (size_t i = 2; i + 1 < r + 1; i++)
+			if (at[i] == '[' || at[i] == ']' || at[i] == '\\')
+				return false;
+		return true;
+	}
+	return sz_dot_atom(at + 1, r);
+}
+
+/* Message-ID, In-Reply-To, References: the <id> tokens that are msg-ids. */
 static void sz_put_msgid_header(const char *name, const char *raw, bool one, struct strbuf *out,
                                 char **first_r)
 {
@@ -1293,15 +1335,13 @@ static void sz_put_msgid_header(const char *name, const char *raw, bool one, str
 		const char *e = p + 1;
 		bool ok = true;
 
-		while (*e && *e != '>') {
-			if (*e <= 32 || *e >= 127 || *e == '<') {
-				ok = false;
-				break;
-			}
+		while (*e && *e != '>' && *e != '<' && *e > 32 && *e < 127)
 			e++;
-		}
-		if (*e != '>' || !ok || e - p < 4 || e - p > SANITIZE_MAX_MSGID_BYTES ||
-		    !memchr(p, '@', (size_t)(e - p)) || p[1] == '@' || e[-1] == '@') {
+		if (*e != '>' || e - p > SANITIZE_MAX_MSGID_BYTES)
+			ok = false;
+		else
+			ok = sz_msgid_ok(p + 1, (size_t)(e - p - 1));
+		if (!ok) {
 			p++;
 			continue;
 		}
@@ -1335,6 +1375,24 @@ static void sz_put_text_header(struct sz_ctx *c, const char *name, const char *r
 	if (decoded_r)
 		*decoded_r = d.s ? strbuf_detach(&d) : xstrdup("");
 	strbuf_free(&d);
+}
+
+/* Date: written again from GMime's reading (RFC 5322 form); a value that
+ * is no date is dropped (the next MTA adds one) and recorded. */
+static void sz_put_date_header(struct sz_ctx *c, const char *raw, struct strbuf *out)
+{
+	GDateTime *d = g_mime_utils_header_decode_date(raw);
+	char *f;
+
+	if (!d) {
+		mime_defect(&c->tree, "invalid_date", "", NULL);
+		return;
+	}
+	f = g_mime_utils_header_format_date(d);
+	if (f && strlen(f) < 200)
+		strbuf_printf(out, "Date: %s\r\n", f);
+	g_free(f);
+	g_date_time_unref(d);
 }
 
 static bool sz_is_addr_header(const char *name)
@@ -1705,6 +1763,8 @@ enum sanitize_status sanitize_message(const struct sanitize_policy *pol, struct 
 		else if (strcasecmp(name, "In-Reply-To") == 0 ||
 		         strcasecmp(name, "References") == 0)
 			sz_put_msgid_header(name, v, false, &hdr, NULL);
+		else if (strcasecmp(name, "Date") == 0)
+			sz_put_date_header(&c, v, &hdr);
 		else if (strcasecmp(name, "Subject") == 0)
 			sz_put_text_header(&c, name, v, &hdr, &subject);
 		else
