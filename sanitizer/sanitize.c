@@ -256,7 +256,7 @@ bool sanitize_policy_load(struct sanitize_policy *p, const char *path, struct st
 				p->max_header_bytes = (size_t)num;
 		} else if (strcmp(key, "max-mime-depth") == 0 || strcmp(key, "max-parts") == 0 ||
 		           strcmp(key, "time-limit-ms") == 0) {
-			unsigned long long max = key[4] == 'm'   ? 1000
+			unsigned long long max = key[4] == 'm'   ? 100
 			                         : key[4] == 'p' ? 100000
 			                                         : 3600000;
 
