@@ -18,7 +18,9 @@
  *                  only collect the characters (the anchor)
  * Prints MB/s for each and html_text / libxml2 against the target (>= 5x).
  *
- * usage: html_text_bench [-m MB] [-r ROUNDS] [FILE.html...]
+ * usage: html_text_bench [-m MB] [-r ROUNDS] [-o text|tok|libxml2] [-w FILE] [FILE.html...]
+ * (-o: run only that contender, for profiling; -w: also write the corpus,
+ * documents one after the other, to FILE)
  */
 #include "html_text.h"
 #include "html_tok.h"
@@ -354,6 +356,7 @@ int main(int argc, char **argv)
 	size_t mb = 50;
 	int rounds = BENCH_ROUNDS, i;
 	bool generated = false;
+	const char *only = NULL, *dump = NULL;
 	double ours, stream, tok, anchor;
 
 	for (i = 1; i < argc; i++) {
@@ -361,6 +364,10 @@ int main(int argc, char **argv)
 			mb = strtoul(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc) {
 			rounds = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+			only = argv[++i];
+		} else if (strcmp(argv[i], "-w") == 0 && i + 1 < argc) {
+			dump = argv[++i];
 		} else {
 			struct strbuf f;
 
@@ -384,9 +391,29 @@ int main(int argc, char **argv)
 			bench_add(&c, b.s, b.len);
 		}
 	}
+	if (dump) {
+		FILE *f = fopen(dump, "w");
+		size_t k;
+
+		for (k = 0; f && k < c.n; k++)
+			fwrite(c.v[k].s, 1, c.v[k].len, f);
+		if (!f || fclose(f) != 0) {
+			perror(dump);
+			return 2;
+		}
+	}
 	xmlInitParser();
 	printf("corpus: %zu documents, %.1f MB%s; best of %d rounds\n", c.n, (double)c.bytes / 1e6,
 	       generated ? " (generated newsletters)" : "", rounds);
+	if (only) {
+		void (*run)(const struct bench_corpus *) =
+		    strcmp(only, "tok") == 0       ? bench_run_html_tok
+		    : strcmp(only, "libxml2") == 0 ? bench_run_libxml2
+		                                   : bench_run_html_text;
+
+		printf("%s: %.1f MB/s\n", only, bench_best(run, &c, rounds));
+		return 0;
+	}
 	ours = bench_best(bench_run_html_text, &c, rounds);
 	stream = bench_best(bench_run_html_text_4k, &c, rounds);
 	tok = bench_best(bench_run_html_tok, &c, rounds);

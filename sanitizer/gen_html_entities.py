@@ -33,6 +33,13 @@ def main():
         assert len(n) < 256 and len(v) <= 8 and n.isascii()
         out.write('\t{"%s", %s, %d, %d},\n' % (n, c_bytes(v), len(n), len(v)))
     out.write('};\n')
+    # html_tok_entity_first[c]: the first entity whose name starts with a
+    # byte >= c, so names starting with c are [first[c], first[c + 1]).
+    out.write('static const uint16_t html_tok_entity_first[129] = {')
+    for c in range(129):
+        i = next((k for k, n in enumerate(names) if ord(n[0]) >= c), len(names))
+        out.write('%s%d,' % ('\n\t' if c % 16 == 0 else ' ', i))
+    out.write('\n};\n')
 
 
 if __name__ == '__main__':

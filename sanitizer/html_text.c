@@ -32,6 +32,10 @@
 #include "xalloc.h"
 
 #include <pthread.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +51,6 @@
 #define HTML_TEXT_MAX_LINK_TEXT 2048
 /* Bytes of alt text shown. */
 #define HTML_TEXT_MAX_ALT 512
-/* Bytes of a style attribute examined for display:none. */
-#define HTML_TEXT_MAX_STYLE 4096
 
 /* What a tag does (tag flags). */
 enum {
@@ -255,7 +257,7 @@ struct html_text {
 
 	/* the open link */
 	bool link;
-	struct strbuf href, link_text, tmp;
+	struct strbuf href, link_text, tmp, tmp2;
 };
 
 /* ---- tags ------------------------------------------------------------- */
@@ -270,13 +272,20 @@ static uint32_t html_text_hash(const char *s, size_t n)
 	return h;
 }
 
+/* Slot of a tag name in html_text_tag_slot (cheap: length and two bytes). */
+static uint32_t html_text_tag_hash(const char *s, size_t n)
+{
+	return ((uint32_t)n * 31u + (unsigned char)s[0] * 7u + (unsigned char)s[n - 1]) &
+	       (HTML_TEXT_TAG_SLOTS - 1);
+}
+
 static void html_text_tags_init(void)
 {
 	size_t i;
 
 	for (i = 0; i < HTML_TEXT_NTAGS; i++) {
 		const char *n = html_text_tags[i].name;
-		uint32_t h = html_text_hash(n, strlen(n)) & (HTML_TEXT_TAG_SLOTS - 1);
+		uint32_t h = html_text_tag_hash(n, strlen(n));
 
 		while (html_text_tag_slot[h])
 			h = (h + 1) & (HTML_TEXT_TAG_SLOTS - 1);
@@ -284,19 +293,52 @@ static void html_text_tags_init(void)
 	}
 }
 
+/*
+ * The tag's definition (NULL if unknown) and in *id_r what identifies it on
+ * the stack: its table index + 1, or a hash of the name with the top bit set.
+ */
 static const struct html_text_tagdef *html_text_tag_find(const char *name, size_t len,
-                                                         uint32_t hash)
+                                                         uint32_t *id_r)
 {
-	uint32_t h = hash & (HTML_TEXT_TAG_SLOTS - 1);
+	uint32_t h;
 
-	while (html_text_tag_slot[h]) {
-		const struct html_text_tagdef *d = &html_text_tags[html_text_tag_slot[h] - 1];
-
-		if (strncmp(d->name, name, len) == 0 && d->name[len] == '\0')
-			return d;
-		h = (h + 1) & (HTML_TEXT_TAG_SLOTS - 1);
+	if (len == 0) {
+		*id_r = 0x80000000u;
+		return NULL;
 	}
+	for (h = html_text_tag_hash(name, len); html_text_tag_slot[h];
+	     h = (h + 1) & (HTML_TEXT_TAG_SLOTS - 1)) {
+		const struct html_text_tagdef *d = &html_text_tags[html_text_tag_slot[h] - 1];
+		size_t k = 0;
+
+		while (k < len && d->name[k] == name[k])
+			k++;
+		if (k == len && d->name[len] == '\0') {
+			*id_r = html_text_tag_slot[h];
+			return d;
+		}
+	}
+	*id_r = html_text_hash(name, len) | 0x80000000u;
 	return NULL;
+}
+
+/* The attributes html_text looks at; the tokenizer drops the others. */
+static bool html_text_keep_attr(const char *n, size_t len)
+{
+	switch (len) {
+	case 3:
+		return memcmp(n, "alt", 3) == 0;
+	case 4:
+		return memcmp(n, "href", 4) == 0 || memcmp(n, "type", 4) == 0 ||
+		       memcmp(n, "face", 4) == 0 || memcmp(n, "size", 4) == 0;
+	case 5:
+		return memcmp(n, "style", 5) == 0 || memcmp(n, "value", 5) == 0 ||
+		       memcmp(n, "start", 5) == 0 || memcmp(n, "color", 5) == 0;
+	case 6:
+		return memcmp(n, "hidden", 6) == 0;
+	default:
+		return false;
+	}
 }
 
 static const char *html_text_attr(const struct html_tok_token *tok, const char *name)
@@ -304,7 +346,7 @@ static const char *html_text_attr(const struct html_tok_token *tok, const char *
 	size_t i;
 
 	for (i = 0; i < tok->nattrs; i++)
-		if (strcmp(tok->attrs[i].name, name) == 0)
+		if (tok->attrs[i].name[0] == name[0] && strcmp(tok->attrs[i].name, name) == 0)
 			return tok->attrs[i].value;
 	return NULL;
 }
@@ -313,7 +355,16 @@ static const char *html_text_attr(const struct html_tok_token *tok, const char *
 
 static inline void html_text_out(struct html_text *h, const char *s, size_t n)
 {
-	strbuf_append(h->out, s, n);
+	struct strbuf *b = h->out;
+
+	/* without a call when there is room and no limit in the way */
+	if (b->len + n < b->cap && (b->max == 0 || b->len + n <= b->max)) {
+		memcpy(b->s + b->len, s, n);
+		b->len += n;
+		b->s[b->len] = '\0';
+		return;
+	}
+	strbuf_append(b, s, n);
 }
 
 /* U+1100.. wide ranges that matter for Japanese and Chinese (not Hangul). */
@@ -483,6 +534,43 @@ static int html_text_utf8_class(const unsigned char *s, size_t n, size_t *len_r)
 	return s[1] == 0xBB && s[2] == 0xBF ? C_DROP : C_TEXT;
 }
 
+/*
+ * The first byte at or after i that is not plain text: a control or space,
+ * or the start of a C1 control, no-break space, bidi control, line or
+ * paragraph separator or BOM (C2 80..A0, E2 80/81 .., EF BB ..).
+ */
+static inline size_t html_text_skip_plain(const unsigned char *s, size_t i, size_t n)
+{
+#ifdef __SSE2__
+	const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7F),
+	              c2 = _mm_set1_epi8((char)0xC2), a0 = _mm_set1_epi8((char)0xA0),
+	              e2 = _mm_set1_epi8((char)0xE2), fe = _mm_set1_epi8((char)0xFE),
+	              x80 = _mm_set1_epi8((char)0x80), ef = _mm_set1_epi8((char)0xEF),
+	              bb = _mm_set1_epi8((char)0xBB);
+
+	while (i + 17 <= n) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i y = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 1));
+		__m128i m = _mm_cmpeq_epi8(_mm_max_epu8(x, sp), sp); /* x <= 0x20 */
+		unsigned mask;
+
+		m = _mm_or_si128(m, _mm_cmpeq_epi8(x, del));
+		m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(x, c2),
+		                                  _mm_cmpeq_epi8(_mm_max_epu8(y, a0), a0)));
+		m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(x, e2),
+		                                  _mm_cmpeq_epi8(_mm_and_si128(y, fe), x80)));
+		m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(x, ef), _mm_cmpeq_epi8(y, bb)));
+		mask = (unsigned)_mm_movemask_epi8(m);
+		if (mask)
+			return i + (size_t)__builtin_ctz(mask);
+		i += 16;
+	}
+#endif
+	while (i < n && html_text_cls[s[i]] == C_TEXT)
+		i++;
+	return i;
+}
+
 /* Text outside pre: whitespace collapses. */
 static void html_text_flow(struct html_text *h, const unsigned char *s, size_t n)
 {
@@ -490,8 +578,14 @@ static void html_text_flow(struct html_text *h, const unsigned char *s, size_t n
 	int k;
 
 	while (i < n) {
+		/* whitespace between tags is most text nodes: skip it at once */
+		while (i < n && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t')) {
+			h->space |= s[i] == '\n' ? SP_NL : SP_SPACE;
+			i++;
+		}
 		start = i;
 		for (;;) {
+			i = html_text_skip_plain(s, i, n);
 			if (i >= n)
 				break;
 			k = html_text_cls[s[i]];
@@ -586,130 +680,156 @@ static void html_text_on_text(void *ctx, const char *s, size_t n)
 
 /* ---- links ------------------------------------------------------------ */
 
-static bool html_text_scheme_is(const char *s, size_t n, const char *scheme)
+/* Length of a "mailto:", "http://", "https://" or "ftp://" prefix of s. */
+static size_t html_text_url_prefix(const char *s, size_t n)
 {
-	return strlen(scheme) == n && strncasecmp(s, scheme, n) == 0;
-}
-
-/* Compare link text and URL loosely: scheme, "//" and a final '/' aside. */
-static void html_text_url_core(const char **s, size_t *n)
-{
-	static const char *const prefixes[] = {"mailto:", "http://", "https://", "ftp://"};
-	size_t i;
-
-	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-		size_t pl = strlen(prefixes[i]);
-
-		if (*n >= pl && strncasecmp(*s, prefixes[i], pl) == 0) {
-			*s += pl;
-			*n -= pl;
-			break;
-		}
+	switch (n ? s[0] | 0x20 : 0) {
+	case 'm':
+		return n >= 7 && strncasecmp(s, "mailto:", 7) == 0 ? 7 : 0;
+	case 'h':
+		if (n >= 8 && strncasecmp(s, "https://", 8) == 0)
+			return 8;
+		return n >= 7 && strncasecmp(s, "http://", 7) == 0 ? 7 : 0;
+	case 'f':
+		return n >= 6 && strncasecmp(s, "ftp://", 6) == 0 ? 6 : 0;
+	default:
+		return 0;
 	}
-	while (*n && (*s)[*n - 1] == '/')
-		(*n)--;
 }
 
+/* Link text and URL are the same, scheme, "//" and a final '/' aside. */
 static bool html_text_same_url(const char *text, size_t tn, const char *url, size_t un)
 {
-	html_text_url_core(&text, &tn);
-	html_text_url_core(&url, &un);
+	size_t k = html_text_url_prefix(text, tn);
+
+	text += k;
+	tn -= k;
+	k = html_text_url_prefix(url, un);
+	url += k;
+	un -= k;
+	while (tn && text[tn - 1] == '/')
+		tn--;
+	while (un && url[un - 1] == '/')
+		un--;
 	return tn && tn == un && strncasecmp(text, url, tn) == 0;
-}
-
-/* Append one URL byte to u, escaped so the URL stays one token. */
-static void html_text_url_byte(struct strbuf *u, unsigned char c)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-
-	if (c == ' ' || c == '<' || c == '>' || c == '"')
-		strbuf_append(u, esc, 3);
-	else
-		strbuf_putc(u, (char)c);
 }
 
 enum { URL_SHOW, URL_OMIT, URL_REMOVED };
 
+/* Bytes of a URL that need a look: host ends, escapes, non-ASCII. */
+static const unsigned char html_text_url_special[256] = {
+    ['.'] = 1,       ['/'] = 1, ['\\'] = 1, ['?'] = 1, ['#'] = 1, ['@'] = 1, [' '] = 1, ['<'] = 1,
+    ['>'] = 1,       ['"'] = 1,
+#define R16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+    [0x80] = R16(1), R16(1),    R16(1),     R16(1),    R16(1),    R16(1),    R16(1),    R16(1),
+#undef R16
+};
+
 /*
- * Neutralise href into u: http/https/ftp become hxxp/hxxps/fxp, every dot
- * of the host becomes "[.]" (also the domain of a mailto: address).
+ * Neutralise href (n bytes) into u: http/https/ftp become hxxp/hxxps/fxp,
+ * every dot of the host becomes "[.]" (also the domain of a mailto:
+ * address); spaces and <>" are %-escaped; controls are dropped.  clean is
+ * scratch space.  Returns URL_OMIT for an empty or "#..." URL and
+ * URL_REMOVED for javascript:, vbscript:, livescript: and data:.
  */
-static int html_text_neutralise(const char *href, size_t n, struct strbuf *u)
+static int html_text_neutralise(const char *href, size_t n, struct strbuf *u, struct strbuf *clean)
 {
 	const unsigned char *s = (const unsigned char *)href;
 	size_t i = 0, j, scheme_len = 0;
-	bool host = false, mailto = false, had_scheme = false;
-	struct strbuf clean;
-	int ret = URL_SHOW;
+	bool host = true, mailto = false;
 
 	/* The URL parser's view: trim C0 and space, drop tab and LF anywhere. */
 	while (n && s[n - 1] <= 0x20)
 		n--;
 	while (i < n && s[i] <= 0x20)
 		i++;
-	strbuf_init(&clean, 0);
-	for (; i < n; i++)
-		if (s[i] >= 0x20 && s[i] != 0x7F)
-			strbuf_putc(&clean, (char)s[i]);
-	s = (const unsigned char *)(clean.s ? clean.s : "");
-	n = clean.len;
-
-	if (n == 0 || s[0] == '#') {
-		ret = URL_OMIT;
-		goto out;
+	s += i;
+	n -= i;
+	for (i = 0; i < n && s[i] >= 0x20 && s[i] != 0x7F; i++)
+		;
+	if (i < n) {
+		strbuf_reset(clean);
+		for (i = 0; i < n; i++)
+			if (s[i] >= 0x20 && s[i] != 0x7F)
+				strbuf_putc(clean, (char)s[i]);
+		s = (const unsigned char *)clean->s;
+		n = clean->len;
 	}
-	if ((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z') {
-		for (j = 1; j < n; j++) {
-			unsigned char c = s[j];
+	if (n == 0 || s[0] == '#')
+		return URL_OMIT;
 
-			if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && !(c >= '0' && c <= '9') &&
-			    c != '+' && c != '-' && c != '.')
-				break;
-		}
-		if (j < n && s[j] == ':') {
-			scheme_len = j;
-			had_scheme = true;
-		}
+	for (j = 0; j < n && j < 16; j++) {
+		unsigned char c = s[j] | 0x20;
+
+		if (!(c >= 'a' && c <= 'z') && !(j && ((s[j] >= '0' && s[j] <= '9') ||
+		                                       s[j] == '+' || s[j] == '-' || s[j] == '.')))
+			break;
 	}
+	if (j && j < n && s[j] == ':')
+		scheme_len = j;
 	i = 0;
-	if (had_scheme) {
+	if (scheme_len) {
 		const char *sc = (const char *)s;
+		const char *out = NULL;
 
-		if (html_text_scheme_is(sc, scheme_len, "javascript") ||
-		    html_text_scheme_is(sc, scheme_len, "vbscript") ||
-		    html_text_scheme_is(sc, scheme_len, "livescript") ||
-		    html_text_scheme_is(sc, scheme_len, "data")) {
-			ret = URL_REMOVED;
-			goto out;
+		switch (scheme_len) {
+		case 3:
+			if (strncasecmp(sc, "ftp", 3) == 0)
+				out = "fxp:";
+			break;
+		case 4:
+			if (strncasecmp(sc, "data", 4) == 0)
+				return URL_REMOVED;
+			if (strncasecmp(sc, "http", 4) == 0)
+				out = "hxxp:";
+			break;
+		case 5:
+			if (strncasecmp(sc, "https", 5) == 0)
+				out = "hxxps:";
+			break;
+		case 6:
+			mailto = strncasecmp(sc, "mailto", 6) == 0;
+			break;
+		case 8:
+			if (strncasecmp(sc, "vbscript", 8) == 0)
+				return URL_REMOVED;
+			break;
+		case 10:
+			if (strncasecmp(sc, "javascript", 10) == 0 ||
+			    strncasecmp(sc, "livescript", 10) == 0)
+				return URL_REMOVED;
+			break;
+		default:
+			break;
 		}
-		if (html_text_scheme_is(sc, scheme_len, "http"))
-			strbuf_puts(u, "hxxp");
-		else if (html_text_scheme_is(sc, scheme_len, "https"))
-			strbuf_puts(u, "hxxps");
-		else if (html_text_scheme_is(sc, scheme_len, "ftp"))
-			strbuf_puts(u, "fxp");
-		else
-			for (j = 0; j < scheme_len; j++)
+		if (out) {
+			strbuf_puts(u, out);
+		} else {
+			for (j = 0; j <= scheme_len; j++)
 				strbuf_putc(
 				    u, (char)((s[j] >= 'A' && s[j] <= 'Z') ? s[j] + 32 : s[j]));
-		strbuf_putc(u, ':');
-		mailto = html_text_scheme_is(sc, scheme_len, "mailto");
+		}
 		i = scheme_len + 1;
 		/* "//" (browsers also take backslashes) starts the host */
-		if (i < n && (s[i] == '/' || s[i] == '\\')) {
+		host = i < n && (s[i] == '/' || s[i] == '\\');
+		if (host) {
 			while (i < n && (s[i] == '/' || s[i] == '\\'))
 				i++;
 			strbuf_puts(u, "//");
-			host = true;
 		}
-	} else {
-		host = true; /* "www.example.com/x" would be made a link by a mail client */
 	}
+	/* without a scheme, "www.example.com/x" would be made a link by a mail client */
 	while (i < n && u->len < HTML_TEXT_MAX_URL) {
 		unsigned char c = s[i];
 		size_t l = 1, k;
 
+		for (k = i; k < n && !html_text_url_special[s[k]]; k++)
+			;
+		if (k > i) {
+			strbuf_append(u, s + i, k - i);
+			i = k;
+			continue;
+		}
 		if (c >= 0x80) {
 			/* C1 controls, bidi controls, BOM: dropped; odd spaces escaped */
 			int cls = html_text_cls[c] == C_UTF8
@@ -718,14 +838,10 @@ static int html_text_neutralise(const char *href, size_t n, struct strbuf *u)
 
 			while (cls == C_TEXT && i + l < n && (s[i + l] & 0xC0) == 0x80)
 				l++;
-			for (k = 0; cls != C_DROP && k < l; k++) {
-				if (cls == C_WS)
-					html_text_url_byte(u, ' ');
-				else
-					strbuf_putc(u, (char)s[i + k]);
-				if (cls == C_WS)
-					break;
-			}
+			if (cls == C_WS)
+				strbuf_puts(u, "%20");
+			else if (cls == C_TEXT)
+				strbuf_append(u, s + i, l);
 			i += l;
 			continue;
 		}
@@ -737,8 +853,16 @@ static int html_text_neutralise(const char *href, size_t n, struct strbuf *u)
 			host = mailto = false;
 		if (host && c == '.')
 			strbuf_puts(u, "[.]");
+		else if (c == ' ')
+			strbuf_puts(u, "%20");
+		else if (c == '<')
+			strbuf_puts(u, "%3C");
+		else if (c == '>')
+			strbuf_puts(u, "%3E");
+		else if (c == '"')
+			strbuf_puts(u, "%22");
 		else
-			html_text_url_byte(u, c);
+			strbuf_putc(u, (char)c);
 		i++;
 	}
 	if (i < n) {
@@ -750,9 +874,7 @@ static int html_text_neutralise(const char *href, size_t n, struct strbuf *u)
 		u->s[u->len] = '\0';
 		strbuf_puts(u, "...");
 	}
-out:
-	strbuf_free(&clean);
-	return ret;
+	return URL_SHOW;
 }
 
 static void html_text_link_end(struct html_text *h)
@@ -765,7 +887,7 @@ static void html_text_link_end(struct html_text *h)
 	if (html_text_hidden_now(h))
 		return;
 	strbuf_reset(&h->tmp);
-	r = html_text_neutralise(h->href.s ? h->href.s : "", h->href.len, &h->tmp);
+	r = html_text_neutralise(h->href.s ? h->href.s : "", h->href.len, &h->tmp, &h->tmp2);
 	if (r == URL_OMIT)
 		return;
 	if (r == URL_SHOW && !h->link_text.overflow && !h->href.overflow &&
@@ -918,32 +1040,71 @@ static long html_text_number(const char *v, long dflt)
 	return n;
 }
 
-/* display:none, visibility:hidden, mso-hide:all in a style attribute. */
-static bool html_text_style_hides(const char *style)
+static bool html_text_css_ws(char c)
 {
-	char buf[HTML_TEXT_MAX_STYLE + 1];
-	size_t n = 0;
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
+}
 
-	if (!strcasestr(style, "none") && !strcasestr(style, "hidden") &&
-	    !strcasestr(style, "mso-hide"))
+/* The CSS value at v is word (any case), then ends. */
+static bool html_text_css_is(const char *v, const char *end, const char *word)
+{
+	size_t n = strlen(word);
+
+	while (v < end && html_text_css_ws(*v))
+		v++;
+	if ((size_t)(end - v) < n || strncasecmp(v, word, n) != 0)
 		return false;
-	for (; *style && n < HTML_TEXT_MAX_STYLE; style++) {
-		unsigned char c = (unsigned char)*style;
+	v += n;
+	return v == end || !((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') ||
+	                     (*v >= '0' && *v <= '9') || *v == '-' || *v == '_');
+}
 
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r')
+/* display:none, visibility:hidden or mso-hide:all in a style attribute. */
+static bool html_text_style_hides(const char *style, size_t len)
+{
+	static const struct {
+		const char *prop, *value;
+		size_t len;
+	} hide[] = {{"display", "none", 7}, {"visibility", "hidden", 10}, {"mso-hide", "all", 8}};
+	const char *p = style, *end = style + len, *colon;
+
+	while ((colon = memchr(p, ':', (size_t)(end - p)))) {
+		const char *ne = colon;
+		size_t i;
+
+		p = colon + 1;
+		while (ne > style && html_text_css_ws(ne[-1]))
+			ne--;
+		/* "display" and "visibility" end in 'y', "mso-hide" in 'e' */
+		if (ne == style || ((ne[-1] | 0x20) != 'y' && (ne[-1] | 0x20) != 'e'))
 			continue;
-		buf[n++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+		for (i = 0; i < sizeof(hide) / sizeof(hide[0]); i++) {
+			const char *ns = ne - hide[i].len;
+
+			if ((size_t)(ne - style) >= hide[i].len &&
+			    strncasecmp(ns, hide[i].prop, hide[i].len) == 0 &&
+			    (ns == style || !(((ns[-1] | 0x20) >= 'a' && (ns[-1] | 0x20) <= 'z') ||
+			                      ns[-1] == '-')) &&
+			    html_text_css_is(colon + 1, end, hide[i].value))
+				return true;
+		}
 	}
-	buf[n] = '\0';
-	return strstr(buf, "display:none") || strstr(buf, "visibility:hidden") ||
-	       strstr(buf, "mso-hide:all");
+	return false;
 }
 
 static bool html_text_hides(const struct html_tok_token *tok)
 {
-	const char *style = html_text_attr(tok, "style");
+	size_t i;
 
-	return html_text_attr(tok, "hidden") || (style && html_text_style_hides(style));
+	for (i = 0; i < tok->nattrs; i++) {
+		const struct html_tok_attr *a = &tok->attrs[i];
+
+		if ((a->name_len == 6 && memcmp(a->name, "hidden", 6) == 0) ||
+		    (a->name_len == 5 && memcmp(a->name, "style", 5) == 0 &&
+		     html_text_style_hides(a->value, a->value_len)))
+			return true;
+	}
+	return false;
 }
 
 static void html_text_img(struct html_text *h, const struct html_tok_token *tok)
@@ -1091,8 +1252,8 @@ static bool html_text_font_breaks_out(const struct html_tok_token *tok)
 
 static void html_text_start(struct html_text *h, const struct html_tok_token *tok)
 {
-	uint32_t hash = html_text_hash(tok->name, tok->name_len);
-	const struct html_text_tagdef *d = html_text_tag_find(tok->name, tok->name_len, hash);
+	uint32_t hash;
+	const struct html_text_tagdef *d = html_text_tag_find(tok->name, tok->name_len, &hash);
 	int kind = d ? d->kind : K_NONE, tflags = d ? d->flags : 0, eflags = 0;
 	struct html_text_elem *e;
 	size_t i;
@@ -1225,8 +1386,8 @@ static void html_text_start(struct html_text *h, const struct html_tok_token *to
 
 static void html_text_end(struct html_text *h, const struct html_tok_token *tok)
 {
-	uint32_t hash = html_text_hash(tok->name, tok->name_len);
-	const struct html_text_tagdef *d = html_text_tag_find(tok->name, tok->name_len, hash);
+	uint32_t hash;
+	const struct html_text_tagdef *d = html_text_tag_find(tok->name, tok->name_len, &hash);
 	int kind = d ? d->kind : K_NONE, tflags = d ? d->flags : 0;
 	size_t i;
 
@@ -1301,10 +1462,12 @@ struct html_text *html_text_new(struct strbuf *out)
 	h->out = out;
 	h->out_base = out->len;
 	h->tok = html_tok_new(html_text_on_text, html_text_on_token, h);
+	html_tok_set_attr_filter(h->tok, html_text_keep_attr);
 	h->line_start = true;
 	strbuf_init(&h->href, HTML_TEXT_MAX_HREF);
 	strbuf_init(&h->link_text, HTML_TEXT_MAX_LINK_TEXT);
 	strbuf_init(&h->tmp, 0);
+	strbuf_init(&h->tmp2, 0);
 	return h;
 }
 
@@ -1332,6 +1495,7 @@ void html_text_finish(struct html_text *h)
 	strbuf_free(&h->href);
 	strbuf_free(&h->link_text);
 	strbuf_free(&h->tmp);
+	strbuf_free(&h->tmp2);
 	free(h);
 }
 

@@ -150,9 +150,11 @@ struct html_tok {
 	struct strbuf buf;
 	bool is_end_tag, self_closing, name_done;
 	size_t name_len;
-	struct html_tok_attr_off attr[HTML_TOK_MAX_ATTRS];
-	size_t nattrs;
+	struct html_tok_attr_off *attr; /* grown up to HTML_TOK_MAX_ATTRS */
+	struct html_tok_attr *attrs_out;
+	size_t nattrs, attr_cap;
 	bool attr_open, attr_name_done, attr_drop;
+	html_tok_keep_fn keep;
 	struct html_tok_attr_off cur;
 	size_t dt_off[DT_N], dt_len[DT_N];
 	bool dt_has[DT_N];
@@ -178,7 +180,6 @@ struct html_tok {
 	size_t ref_match_len;
 	uint32_t ref_code;
 
-	struct html_tok_attr attrs_out[HTML_TOK_MAX_ATTRS];
 	unsigned long errors, truncations;
 };
 
@@ -270,8 +271,7 @@ static inline void html_tok_emit(struct html_tok *t, const void *s, size_t n)
 		t->text(t->ctx, s, n);
 }
 
-/* Append to the token under construction, within the limit. */
-static inline void html_tok_add(struct html_tok *t, const void *s, size_t n)
+static void html_tok_add_slow(struct html_tok *t, const void *s, size_t n)
 {
 	size_t room =
 	    HTML_TOK_MAX_TOKEN_BYTES -
@@ -285,6 +285,28 @@ static inline void html_tok_add(struct html_tok *t, const void *s, size_t n)
 		strbuf_append(&t->buf, s, n);
 }
 
+/* Append to the token under construction, within the limit. */
+static inline void html_tok_add(struct html_tok *t, const void *s, size_t n)
+{
+	struct strbuf *b = &t->buf;
+
+	/* the common case without a call: room in the buffer, under the limit */
+	if (b->len + n < b->cap && b->len + n <= HTML_TOK_MAX_TOKEN_BYTES) {
+		memcpy(b->s + b->len, s, n);
+		b->len += n;
+		b->s[b->len] = '\0';
+		return;
+	}
+	html_tok_add_slow(t, s, n);
+}
+
+/* ... the value of an attribute, unless it is being dropped. */
+static inline void html_tok_add_value(struct html_tok *t, const void *s, size_t n)
+{
+	if (!t->attr_drop)
+		html_tok_add(t, s, n);
+}
+
 static inline void html_tok_add1(struct html_tok *t, unsigned char c)
 {
 	html_tok_add(t, &c, 1);
@@ -292,25 +314,47 @@ static inline void html_tok_add1(struct html_tok *t, unsigned char c)
 
 static void html_tok_add_lower(struct html_tok *t, const unsigned char *s, size_t n)
 {
-	size_t start = t->buf.len, i;
+	struct strbuf *b = &t->buf;
+	size_t start = b->len, i, added;
+	char *d;
 
+	if (b->len + n < b->cap && b->len + n <= HTML_TOK_MAX_TOKEN_BYTES) {
+		/* copy and lower in one pass */
+		d = b->s + start;
+		for (i = 0; i < n; i++)
+			d[i] = (char)TO_LOWER(s[i]);
+		d[n] = '\0';
+		b->len += n;
+		return;
+	}
 	html_tok_add(t, s, n);
-	for (i = start; i < t->buf.len; i++)
-		t->buf.s[i] = (char)TO_LOWER((unsigned char)t->buf.s[i]);
+	/* through locals: a store through char * could alias t->buf */
+	d = b->s + start;
+	added = b->len - start;
+	for (i = 0; i < added; i++)
+		d[i] = (char)TO_LOWER((unsigned char)d[i]);
 }
 
 /* A NUL terminator between fields; exempt from the limit (bounded count). */
 static inline void html_tok_term(struct html_tok *t)
 {
-	strbuf_append(&t->buf, "", 1);
+	struct strbuf *b = &t->buf;
+
+	if (b->len + 1 < b->cap) {
+		b->s[++b->len] = '\0'; /* the NUL at s[len] is already there */
+		return;
+	}
+	strbuf_append(b, "", 1);
 }
 
-static void html_tok_reset_buf(struct html_tok *t)
+static inline void html_tok_reset_buf(struct html_tok *t)
 {
 	/* Give back memory after a huge token. */
 	if (t->buf.cap > 64 * 1024)
 		strbuf_free(&t->buf);
-	strbuf_reset(&t->buf);
+	t->buf.len = 0;
+	if (t->buf.s)
+		t->buf.s[0] = '\0';
 }
 
 /* ---- tags -------------------------------------------------------------- */
@@ -356,6 +400,8 @@ static void html_tok_attr_name_end(struct html_tok *t)
 			t->attr_drop = true;
 		}
 	}
+	if (t->keep && !t->attr_drop && !t->keep(name, t->cur.name_len))
+		t->attr_drop = true;
 	html_tok_term(t);
 	t->cur.value_off = t->buf.len;
 }
@@ -371,6 +417,12 @@ static void html_tok_attr_finish(struct html_tok *t)
 		t->buf.s[t->buf.len] = '\0';
 	} else {
 		html_tok_term(t);
+		if (t->nattrs == t->attr_cap) {
+			t->attr_cap = t->attr_cap ? 2 * t->attr_cap : 16;
+			t->attr = xreallocarray(t->attr, t->attr_cap, sizeof(*t->attr));
+			t->attrs_out =
+			    xreallocarray(t->attrs_out, t->attr_cap, sizeof(*t->attrs_out));
+		}
 		t->attr[t->nattrs++] = t->cur;
 	}
 	t->attr_open = false;
@@ -381,6 +433,7 @@ static void html_tok_attr_begin(struct html_tok *t)
 	html_tok_attr_finish(t);
 	t->attr_open = true;
 	t->attr_name_done = false;
+	t->attr_drop = false;
 	t->cur.name_off = t->buf.len;
 }
 
@@ -512,7 +565,7 @@ static bool html_tok_ret_is_attr(const struct html_tok *t)
 static void html_tok_ref_flush(struct html_tok *t, const void *s, size_t n)
 {
 	if (html_tok_ret_is_attr(t))
-		html_tok_add(t, s, n);
+		html_tok_add_value(t, s, n);
 	else
 		html_tok_emit(t, s, n);
 }
@@ -586,6 +639,61 @@ static bool html_tok_named_step(struct html_tok *t, unsigned char c)
 		t->ref_match_len = k + 1;
 	}
 	return true;
+}
+
+/*
+ * The named reference at p when "name;" is all in [p, end): one search of
+ * the whole name (an entity ending in ';' is the longest match there can
+ * be).  Returns the end of the reference, or NULL to go one character at a
+ * time.
+ */
+static const unsigned char *html_tok_named_fast(struct html_tok *t, const unsigned char *p,
+                                                const unsigned char *end)
+{
+	const unsigned char *q = p;
+	size_t len, lo, hi;
+
+	while (q < end && q - p < HTML_TOK_ENTITY_MAX_NAME && IS_ALNUM(*q))
+		q++;
+	if (q >= end || *q != ';')
+		return NULL;
+	len = (size_t)(q + 1 - p);
+	/* the everyday ones without a search */
+	if ((len == 4 && memcmp(p, "amp;", 4) == 0) || (len == 5 && memcmp(p, "nbsp;", 5) == 0) ||
+	    (len == 3 && (memcmp(p, "lt;", 3) == 0 || memcmp(p, "gt;", 3) == 0)) ||
+	    (len == 5 && memcmp(p, "quot;", 5) == 0)) {
+		static const char *const v[] = {"&", "\xC2\xA0", "<", ">", "\""};
+		int i = p[0] == 'a' ? 0 : p[0] == 'n' ? 1 : p[0] == 'l' ? 2 : p[0] == 'g' ? 3 : 4;
+
+		t->state = t->ret;
+		html_tok_ref_flush(t, v[i], i == 1 ? 2 : 1);
+		return q + 1;
+	}
+	lo = html_tok_entity_first[p[0]];
+	hi = html_tok_entity_first[p[0] + 1];
+	while (lo < hi) {
+		size_t m = lo + (hi - lo) / 2, k = 1;
+		const struct html_tok_entity *e = &html_tok_entities[m];
+		int cmp;
+
+		/* names are short: compare inline (the first bytes are equal) */
+		while (k < len && k < e->name_len && (unsigned char)e->name[k] == p[k])
+			k++;
+		if (k < len && k < e->name_len)
+			cmp = (unsigned char)e->name[k] < p[k] ? -1 : 1;
+		else
+			cmp = e->name_len < len ? -1 : e->name_len > len ? 1 : 0;
+		if (cmp == 0) {
+			t->state = t->ret;
+			html_tok_ref_flush(t, e->value, e->value_len);
+			return q + 1;
+		}
+		if (cmp < 0)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return NULL;
 }
 
 /* The named reference ended; next is the following character (-1 at EOF). */
@@ -688,6 +796,21 @@ static void html_tok_tmp_add_lower(struct html_tok *t, unsigned char c)
 		t->tmp_len++;
 }
 
+/*
+ * The hot states (data, tags, attributes) go straight to the next state's
+ * code with GOTO_STATE instead of through the switch: the state is always
+ * stored first, so leaving the chain at the end of the input (or through
+ * the switch) is the same.
+ */
+#define GOTO_STATE(st, label)                                                                      \
+	do {                                                                                       \
+		t->state = (st);                                                                   \
+		if (p >= end)                                                                      \
+			return;                                                                    \
+		c = *p;                                                                            \
+		goto label;                                                                        \
+	} while (0)
+
 static void html_tok_run(struct html_tok *t, const unsigned char *p, const unsigned char *end)
 {
 	const unsigned char *q;
@@ -697,15 +820,18 @@ static void html_tok_run(struct html_tok *t, const unsigned char *p, const unsig
 		c = *p;
 		switch (t->state) {
 		case S_DATA:
+		data:
 			q = html_tok_scan3(p, end, '<', '&', 0);
 			if (q != p) {
 				html_tok_emit(t, p, (size_t)(q - p));
 				p = q;
-				break;
+				if (p >= end)
+					return;
+				c = *p;
 			}
 			p++;
 			if (c == '<') {
-				t->state = S_TAG_OPEN;
+				GOTO_STATE(S_TAG_OPEN, tag_open);
 			} else if (c == '&') {
 				html_tok_charref_begin(t, S_DATA);
 			} else {
@@ -758,16 +884,17 @@ static void html_tok_run(struct html_tok *t, const unsigned char *p, const unsig
 			html_tok_emit(t, REPLACEMENT, 3);
 			break;
 		case S_TAG_OPEN:
+		tag_open:
 			if (c == '!') {
 				p++;
 				t->md_len = 0;
 				t->state = S_MARKUP_DECL;
 			} else if (c == '/') {
 				p++;
-				t->state = S_END_TAG_OPEN;
+				GOTO_STATE(S_END_TAG_OPEN, end_tag_open);
 			} else if (IS_ALPHA(c)) {
 				html_tok_tag_begin(t, false);
-				t->state = S_TAG_NAME;
+				GOTO_STATE(S_TAG_NAME, tag_name);
 			} else if (c == '?') {
 				t->errors++;
 				html_tok_comment_begin(t);
@@ -779,9 +906,10 @@ static void html_tok_run(struct html_tok *t, const unsigned char *p, const unsig
 			}
 			break;
 		case S_END_TAG_OPEN:
+		end_tag_open:
 			if (IS_ALPHA(c)) {
 				html_tok_tag_begin(t, true);
-				t->state = S_TAG_NAME;
+				GOTO_STATE(S_TAG_NAME, tag_name);
 			} else if (c == '>') {
 				p++;
 				t->errors++;
@@ -793,22 +921,27 @@ static void html_tok_run(struct html_tok *t, const unsigned char *p, const unsig
 			}
 			break;
 		case S_TAG_NAME:
+		tag_name:
 			q = html_tok_scan_table(p, end, html_tok_tag_stop);
 			if (q != p) {
 				html_tok_add_lower(t, p, (size_t)(q - p));
 				p = q;
-				break;
+				if (p >= end)
+					return;
+				c = *p;
 			}
 			p++;
 			if (IS_WS(c)) {
 				html_tok_tag_name_end(t);
-				t->state = S_BEFORE_ATTR_NAME;
+				GOTO_STATE(S_BEFORE_ATTR_NAME, before_attr_name);
 			} else if (c == '/') {
 				html_tok_tag_name_end(t);
 				t->state = S_SELF_CLOSING;
 			} else if (c == '>') {
 				t->state = S_DATA;
 				html_tok_tag_emit(t);
+				if (t->state == S_DATA)
+					GOTO_STATE(S_DATA, data);
 			} else {
 				t->errors++;
 				html_tok_add(t, REPLACEMENT, 3);
@@ -993,10 +1126,14 @@ static void html_tok_run(struct html_tok *t, const unsigned char *p, const unsig
 			}
 			break;
 		case S_BEFORE_ATTR_NAME:
-			if (IS_WS(c)) {
-				p++;
-			} else if (c == '/' || c == '>') {
-				t->state = S_AFTER_ATTR_NAME;
+		before_attr_name:
+			while (IS_WS(c)) {
+				if (++p >= end)
+					return;
+				c = *p;
+			}
+			if (c == '/' || c == '>') {
+				GOTO_STATE(S_AFTER_ATTR_NAME, after_attr_name);
 			} else if (c == '=') {
 				p++;
 				t->errors++;
@@ -1005,23 +1142,26 @@ static void html_tok_run(struct html_tok *t, const unsigned char *p, const unsig
 				t->state = S_ATTR_NAME;
 			} else {
 				html_tok_attr_begin(t);
-				t->state = S_ATTR_NAME;
+				GOTO_STATE(S_ATTR_NAME, attr_name);
 			}
 			break;
 		case S_ATTR_NAME:
+		attr_name:
 			q = html_tok_scan_table(p, end, html_tok_attr_stop);
 			if (q != p) {
 				html_tok_add_lower(t, p, (size_t)(q - p));
 				p = q;
-				break;
+				if (p >= end)
+					return;
+				c = *p;
 			}
 			if (IS_WS(c) || c == '/' || c == '>') {
 				html_tok_attr_name_end(t);
-				t->state = S_AFTER_ATTR_NAME;
+				GOTO_STATE(S_AFTER_ATTR_NAME, after_attr_name);
 			} else if (c == '=') {
 				p++;
 				html_tok_attr_name_end(t);
-				t->state = S_BEFORE_ATTR_VALUE;
+				GOTO_STATE(S_BEFORE_ATTR_VALUE, before_attr_value);
 			} else {
 				p++;
 				t->errors++;
@@ -1029,6 +1169,7 @@ static void html_tok_run(struct html_tok *t, const unsigned char *p, const unsig
 			}
 			break;
 		case S_AFTER_ATTR_NAME:
+		after_attr_name:
 			if (IS_WS(c)) {
 				p++;
 			} else if (c == '/') {
@@ -1036,25 +1177,28 @@ static void html_tok_run(struct html_tok *t, const unsigned char *p, const unsig
 				t->state = S_SELF_CLOSING;
 			} else if (c == '=') {
 				p++;
-				t->state = S_BEFORE_ATTR_VALUE;
+				GOTO_STATE(S_BEFORE_ATTR_VALUE, before_attr_value);
 			} else if (c == '>') {
 				p++;
 				t->state = S_DATA;
 				html_tok_tag_emit(t);
+				if (t->state == S_DATA)
+					GOTO_STATE(S_DATA, data);
 			} else {
 				html_tok_attr_begin(t);
-				t->state = S_ATTR_NAME;
+				GOTO_STATE(S_ATTR_NAME, attr_name);
 			}
 			break;
 		case S_BEFORE_ATTR_VALUE:
+		before_attr_value:
 			if (IS_WS(c)) {
 				p++;
 			} else if (c == '"') {
 				p++;
-				t->state = S_ATTR_VALUE_DQ;
+				GOTO_STATE(S_ATTR_VALUE_DQ, attr_value_q);
 			} else if (c == '\'') {
 				p++;
-				t->state = S_ATTR_VALUE_SQ;
+				GOTO_STATE(S_ATTR_VALUE_SQ, attr_value_q);
 			} else if (c == '>') {
 				p++;
 				t->errors++;
@@ -1065,30 +1209,33 @@ static void html_tok_run(struct html_tok *t, const unsigned char *p, const unsig
 			}
 			break;
 		case S_ATTR_VALUE_DQ:
-		case S_ATTR_VALUE_SQ: {
+		case S_ATTR_VALUE_SQ:
+		attr_value_q : {
 			unsigned char quote = t->state == S_ATTR_VALUE_DQ ? '"' : '\'';
 
 			q = html_tok_scan3(p, end, quote, '&', 0);
 			if (q != p) {
-				html_tok_add(t, p, (size_t)(q - p));
+				html_tok_add_value(t, p, (size_t)(q - p));
 				p = q;
-				break;
+				if (p >= end)
+					return;
+				c = *p;
 			}
 			p++;
 			if (c == quote) {
-				t->state = S_AFTER_ATTR_VALUE_Q;
+				GOTO_STATE(S_AFTER_ATTR_VALUE_Q, after_attr_value_q);
 			} else if (c == '&') {
 				html_tok_charref_begin(t, t->state);
 			} else {
 				t->errors++;
-				html_tok_add(t, REPLACEMENT, 3);
+				html_tok_add_value(t, REPLACEMENT, 3);
 			}
 			break;
 		}
 		case S_ATTR_VALUE_UQ:
 			q = html_tok_scan_table(p, end, html_tok_uq_stop);
 			if (q != p) {
-				html_tok_add(t, p, (size_t)(q - p));
+				html_tok_add_value(t, p, (size_t)(q - p));
 				p = q;
 				break;
 			}
@@ -1102,13 +1249,14 @@ static void html_tok_run(struct html_tok *t, const unsigned char *p, const unsig
 				html_tok_tag_emit(t);
 			} else {
 				t->errors++;
-				html_tok_add(t, REPLACEMENT, 3);
+				html_tok_add_value(t, REPLACEMENT, 3);
 			}
 			break;
 		case S_AFTER_ATTR_VALUE_Q:
+		after_attr_value_q:
 			if (IS_WS(c)) {
 				p++;
-				t->state = S_BEFORE_ATTR_NAME;
+				GOTO_STATE(S_BEFORE_ATTR_NAME, before_attr_name);
 			} else if (c == '/') {
 				p++;
 				t->state = S_SELF_CLOSING;
@@ -1116,6 +1264,8 @@ static void html_tok_run(struct html_tok *t, const unsigned char *p, const unsig
 				p++;
 				t->state = S_DATA;
 				html_tok_tag_emit(t);
+				if (t->state == S_DATA)
+					GOTO_STATE(S_DATA, data);
 			} else {
 				t->errors++;
 				t->state = S_BEFORE_ATTR_NAME;
@@ -1548,6 +1698,11 @@ static void html_tok_run(struct html_tok *t, const unsigned char *p, const unsig
 			break;
 		case S_CHARREF:
 			if (IS_ALNUM(c)) {
+				q = html_tok_named_fast(t, p, end);
+				if (q) {
+					p = q;
+					break;
+				}
 				t->ref_lo = 0;
 				t->ref_hi = HTML_TOK_ENTITY_COUNT;
 				t->ref_match = -1;
@@ -1813,25 +1968,170 @@ static inline int html_tok_u8_check(const unsigned char *p, const unsigned char 
 	return U8_OK;
 }
 
-/* Bytes from p that are ASCII other than CR (cheap to skip). */
-static inline const unsigned char *html_tok_skip_clean(const unsigned char *p,
+/*
+ * The scalar way: from p, skip ASCII but CR and valid UTF-8; returns the
+ * first CR or the start of an invalid or incomplete sequence.
+ */
+static const unsigned char *html_tok_skip_valid_scalar(const unsigned char *p,
                                                        const unsigned char *end)
 {
+	size_t n;
+
+	while (p < end) {
 #ifdef __SSE2__
-	const __m128i cr = _mm_set1_epi8('\r');
+		const __m128i cr = _mm_set1_epi8('\r');
+
+		while (end - p >= 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+			unsigned mask =
+			    (unsigned)_mm_movemask_epi8(_mm_or_si128(x, _mm_cmpeq_epi8(x, cr)));
+
+			if (mask) {
+				p += __builtin_ctz(mask);
+				break;
+			}
+			p += 16;
+		}
+		if (p >= end)
+			break;
+#endif
+		if (*p < 0x80) {
+			if (*p == '\r')
+				return p;
+			p++;
+			continue;
+		}
+		/* the common cases first: U+0800..U+FFFF but surrogates, U+0080..U+07FF */
+		if (end - p >= 3 && (p[1] & 0xC0) == 0x80) {
+			if (p[0] >= 0xE1 && p[0] != 0xED && p[0] <= 0xEF && (p[2] & 0xC0) == 0x80) {
+				p += 3;
+				continue;
+			}
+			if (p[0] >= 0xC2 && p[0] <= 0xDF) {
+				p += 2;
+				continue;
+			}
+		}
+		if (html_tok_u8_check(p, end, &n) != U8_OK)
+			return p;
+		p += n;
+	}
+	return p;
+}
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <tmmintrin.h>
+#define HTML_TOK_SSSE3 1
+
+/*
+ * The same with SSSE3, 16 bytes at a time: the UTF-8 check of Keiser and
+ * Lemire, "Validating UTF-8 In Less Than One Instruction Per Byte" (2021),
+ * as in simdjson and simdutf.  It stops at the first block with an error
+ * or a CR, backs up to the start of the character there, and leaves the
+ * rest to the scalar way.
+ */
+enum {
+	V_TOO_SHORT = 1 << 0,  /* a lead not followed by a continuation */
+	V_TOO_LONG = 1 << 1,   /* ASCII followed by a continuation */
+	V_OVERLONG_3 = 1 << 2, /* E0 80..9F */
+	V_TOO_LARGE = 1 << 3,  /* F4 90.., F5.. */
+	V_SURROGATE = 1 << 4,  /* ED A0..BF */
+	V_OVERLONG_2 = 1 << 5, /* C0, C1 */
+	V_TOO_LARGE_1000 = 1 << 6,
+	V_OVERLONG_4 = 1 << 6, /* F0 80..8F */
+	V_TWO_CONTS = 1 << 7,  /* a continuation after a continuation */
+	V_CARRY = V_TOO_SHORT | V_TOO_LONG | V_TWO_CONTS,
+};
+
+__attribute__((target("ssse3"))) static const unsigned char *
+html_tok_skip_valid_ssse3(const unsigned char *p, const unsigned char *end)
+{
+	const __m128i b1_high = _mm_setr_epi8(
+	    V_TOO_LONG, V_TOO_LONG, V_TOO_LONG, V_TOO_LONG, V_TOO_LONG, V_TOO_LONG, V_TOO_LONG,
+	    V_TOO_LONG, (char)V_TWO_CONTS, (char)V_TWO_CONTS, (char)V_TWO_CONTS, (char)V_TWO_CONTS,
+	    V_TOO_SHORT | V_OVERLONG_2, V_TOO_SHORT, V_TOO_SHORT | V_OVERLONG_3 | V_SURROGATE,
+	    V_TOO_SHORT | V_TOO_LARGE | V_TOO_LARGE_1000 | V_OVERLONG_4);
+	const __m128i b1_low = _mm_setr_epi8(
+	    (char)(V_CARRY | V_OVERLONG_3 | V_OVERLONG_2 | V_OVERLONG_4),
+	    (char)(V_CARRY | V_OVERLONG_2), (char)V_CARRY, (char)V_CARRY,
+	    (char)(V_CARRY | V_TOO_LARGE), (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	    (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	    (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	    (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	    (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	    (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	    (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	    (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	    (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000 | V_SURROGATE),
+	    (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	    (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000));
+	const __m128i b2_high = _mm_setr_epi8(
+	    V_TOO_SHORT, V_TOO_SHORT, V_TOO_SHORT, V_TOO_SHORT, V_TOO_SHORT, V_TOO_SHORT,
+	    V_TOO_SHORT, V_TOO_SHORT,
+	    (char)(V_TOO_LONG | V_OVERLONG_2 | V_TWO_CONTS | V_OVERLONG_3 | V_TOO_LARGE_1000 |
+	           V_OVERLONG_4),
+	    (char)(V_TOO_LONG | V_OVERLONG_2 | V_TWO_CONTS | V_OVERLONG_3 | V_TOO_LARGE),
+	    (char)(V_TOO_LONG | V_OVERLONG_2 | V_TWO_CONTS | V_SURROGATE | V_TOO_LARGE),
+	    (char)(V_TOO_LONG | V_OVERLONG_2 | V_TWO_CONTS | V_SURROGATE | V_TOO_LARGE),
+	    V_TOO_SHORT, V_TOO_SHORT, V_TOO_SHORT, V_TOO_SHORT);
+	const __m128i nibble = _mm_set1_epi8(0x0F), cr = _mm_set1_epi8('\r');
+	const __m128i third = _mm_set1_epi8((char)(0xE0 - 0x80)),
+	              fourth = _mm_set1_epi8((char)(0xF0 - 0x80)), top = _mm_set1_epi8((char)0x80);
+	__m128i prev = _mm_setzero_si128();
+	const unsigned char *start = p;
 
 	while (end - p >= 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-		unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(x, _mm_cmpeq_epi8(x, cr)));
+		__m128i in = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i err = _mm_cmpeq_epi8(in, cr);
 
-		if (mask)
-			return p + __builtin_ctz(mask);
+		if (_mm_movemask_epi8(in)) {
+			__m128i prev1 = _mm_alignr_epi8(in, prev, 15);
+			__m128i prev2 = _mm_alignr_epi8(in, prev, 14);
+			__m128i prev3 = _mm_alignr_epi8(in, prev, 13);
+			__m128i sc = _mm_and_si128(
+			    _mm_and_si128(
+			        _mm_shuffle_epi8(b1_high,
+			                         _mm_and_si128(_mm_srli_epi16(prev1, 4), nibble)),
+			        _mm_shuffle_epi8(b1_low, _mm_and_si128(prev1, nibble))),
+			    _mm_shuffle_epi8(b2_high,
+			                     _mm_and_si128(_mm_srli_epi16(in, 4), nibble)));
+			__m128i must23 = _mm_and_si128(
+			    _mm_or_si128(_mm_subs_epu8(prev2, third), _mm_subs_epu8(prev3, fourth)),
+			    top);
+
+			err = _mm_or_si128(err, _mm_xor_si128(must23, sc));
+		} else {
+			/* ASCII: the previous block must not end inside a sequence */
+			const __m128i max =
+			    _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+			                  (char)(0xF0 - 1), (char)(0xE0 - 1), (char)(0xC0 - 1));
+
+			err = _mm_or_si128(err, _mm_subs_epu8(prev, max));
+		}
+		if (_mm_movemask_epi8(_mm_cmpeq_epi8(err, _mm_setzero_si128())) != 0xFFFF)
+			break;
+		prev = in;
 		p += 16;
 	}
+	/* back up to the start of a sequence the block boundary cuts */
+	if (p > start && p[-1] >= 0xC0)
+		p -= 1;
+	else if (p - start > 1 && p[-2] >= 0xE0)
+		p -= 2;
+	else if (p - start > 2 && p[-3] >= 0xF0)
+		p -= 3;
+	return html_tok_skip_valid_scalar(p, end);
+}
 #endif
-	while (p < end && *p < 0x80 && *p != '\r')
-		p++;
-	return p;
+
+/* From p, skip ASCII but CR and valid UTF-8 (see the two ways above). */
+static const unsigned char *html_tok_skip_valid(const unsigned char *p, const unsigned char *end)
+{
+#ifdef HTML_TOK_SSSE3
+	if (__builtin_cpu_supports("ssse3"))
+		return html_tok_skip_valid_ssse3(p, end);
+#endif
+	return html_tok_skip_valid_scalar(p, end);
 }
 
 /* Preprocess [p, end) and run the clean parts through the machine. */
@@ -1841,7 +2141,9 @@ static void html_tok_input(struct html_tok *t, const unsigned char *p, const uns
 	size_t n;
 
 	while (p < end) {
-		p = html_tok_skip_clean(p, end);
+		int r;
+
+		p = html_tok_skip_valid(p, end);
 		if (p >= end)
 			break;
 		if (*p == '\r') {
@@ -1856,25 +2158,17 @@ static void html_tok_input(struct html_tok *t, const unsigned char *p, const uns
 			seg = p;
 			continue;
 		}
-		/* Runs of valid multi-byte sequences stay in the segment. */
-		while (p < end && *p >= 0x80) {
-			int r = html_tok_u8_check(p, end, &n);
-
-			if (r == U8_OK) {
-				p += n;
-				continue;
-			}
-			html_tok_run(t, seg, p);
-			if (r == U8_PARTIAL) {
-				memcpy(t->u8buf, p, n);
-				t->u8len = n;
-				return;
-			}
-			html_tok_run(t, (const unsigned char *)REPLACEMENT,
-			             (const unsigned char *)REPLACEMENT + 3);
-			p += n;
-			seg = p;
+		r = html_tok_u8_check(p, end, &n);
+		html_tok_run(t, seg, p);
+		if (r == U8_PARTIAL) {
+			memcpy(t->u8buf, p, n);
+			t->u8len = n;
+			return;
 		}
+		html_tok_run(t, (const unsigned char *)REPLACEMENT,
+		             (const unsigned char *)REPLACEMENT + 3);
+		p += n;
+		seg = p;
 	}
 	html_tok_run(t, seg, p);
 }
@@ -1898,6 +2192,8 @@ void html_tok_free(struct html_tok *t)
 	if (!t)
 		return;
 	strbuf_free(&t->buf);
+	free(t->attr);
+	free(t->attrs_out);
 	free(t);
 }
 
@@ -1969,6 +2265,11 @@ void html_tok_set_last_start_tag(struct html_tok *t, const char *name, size_t le
 	} else {
 		t->last_start_len = 0;
 	}
+}
+
+void html_tok_set_attr_filter(struct html_tok *t, html_tok_keep_fn keep)
+{
+	t->keep = keep;
 }
 
 void html_tok_set_cdata_allowed(struct html_tok *t, bool allowed)

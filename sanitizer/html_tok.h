@@ -100,6 +100,13 @@ void html_tok_set_state(struct html_tok *t, enum html_tok_content state);
  * RAWTEXT and script data); the tokenizer sets it itself on each start tag.
  */
 void html_tok_set_last_start_tag(struct html_tok *t, const char *name, size_t len);
+/*
+ * Keep only the attributes whose (lower-case) name keep() accepts: the
+ * others are tokenized but neither stored nor passed on (a speed-up for
+ * callers that look at a few attributes).  NULL, the default, keeps all.
+ */
+typedef bool (*html_tok_keep_fn)(const char *name, size_t len);
+void html_tok_set_attr_filter(struct html_tok *t, html_tok_keep_fn keep);
 /* Whether "<![CDATA[" opens a CDATA section (foreign content) or a bogus comment. */
 void html_tok_set_cdata_allowed(struct html_tok *t, bool allowed);
 /* Parse errors seen so far (an approximation: counted, not classified). */
