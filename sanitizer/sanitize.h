@@ -50,10 +50,14 @@ bool sanitize_policy_load(struct sanitize_policy *p, const char *path, struct st
 void sanitize_policy_free(struct sanitize_policy *p);
 
 enum sanitize_status {
-	SANITIZE_OK = 0, /* sanitised message in result.message */
-	SANITIZE_WITHHELD =
-	    1,              /* infected / encrypted / over limits: result.message is the notice */
-	SANITIZE_ERROR = 2, /* nothing usable (scanner failure, ...): reason in result.error */
+	/* sanitised message in result.message */
+	SANITIZE_OK = 0,
+	/* infected, encrypted, over a limit, body unscannable or over time:
+	 * result.message is the notice (a removed part that cannot be scanned
+	 * is listed as such, not withheld: its bytes never leave) */
+	SANITIZE_WITHHELD = 1,
+	/* nothing usable (scanner failure, bad template): reason in result.error */
+	SANITIZE_ERROR = 2,
 };
 
 struct sanitize_result {
@@ -67,6 +71,9 @@ struct sanitize_result {
  * Sanitise len bytes of a raw RFC 5322 message (LF or CRLF line ends).
  * scan may not be NULL: without a scanner nothing is "clean".
  * envelope_from / rcpts (may be NULL / 0) go into the verdict.
+ * res is initialised here (free it with sanitize_result_free whatever the
+ * status); on SANITIZE_ERROR message and verdict are empty.  Thread-safe
+ * (GMime is initialised once per process).  The rules: docs/sanitize.md.
  */
 enum sanitize_status sanitize_message(const struct sanitize_policy *pol, struct scan_engine *scan,
                                       const char *raw, size_t len, const char *envelope_from,
