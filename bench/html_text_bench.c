@@ -9,7 +9,8 @@
  * entities, lists, a data table, images with alt text.  Or give HTML files
  * as arguments: each is one document.
  *
- * Contenders, each over every document, best of BENCH_ROUNDS rounds:
+ * Contenders, each over every document, best of BENCH_ROUNDS rounds (in
+ * each round every contender runs once, in turn):
  *   html_text      html_text_convert() (tokenize + convert, text built)
  *   html_text/4k   html_text_feed() in 4 KiB chunks (the streaming path)
  *   html_tok       the tokenizer alone, callbacks that do nothing
@@ -333,21 +334,28 @@ static void bench_run_libxml2(const struct bench_corpus *c)
 	strbuf_free(&out);
 }
 
-static double bench_best(void (*run)(const struct bench_corpus *), const struct bench_corpus *c,
-                         int rounds)
+/* MB/s of one run of each contender, best of rounds; the contenders take
+ * turns within a round so that a change in machine load hits all of them. */
+static void bench_rounds(void (*const run[])(const struct bench_corpus *), double *mbs, int n,
+                         const struct bench_corpus *c, int rounds)
 {
-	double best = 1e30;
-	int r;
+	double best[8];
+	int r, i;
 
+	for (i = 0; i < n; i++)
+		best[i] = 1e30;
 	for (r = 0; r < rounds; r++) {
-		double t0 = bench_now(), t;
+		for (i = 0; i < n; i++) {
+			double t0 = bench_now(), t;
 
-		run(c);
-		t = bench_now() - t0;
-		if (t < best)
-			best = t;
+			run[i](c);
+			t = bench_now() - t0;
+			if (t < best[i])
+				best[i] = t;
+		}
 	}
-	return (double)c->bytes / 1e6 / best;
+	for (i = 0; i < n; i++)
+		mbs[i] = (double)c->bytes / 1e6 / best[i];
 }
 
 int main(int argc, char **argv)
@@ -357,7 +365,9 @@ int main(int argc, char **argv)
 	int rounds = BENCH_ROUNDS, i;
 	bool generated = false;
 	const char *only = NULL, *dump = NULL;
-	double ours, stream, tok, anchor;
+	double ours, stream, tok, anchor, mbs[4];
+	void (*const all[])(const struct bench_corpus *) = {
+	    bench_run_html_text, bench_run_html_text_4k, bench_run_html_tok, bench_run_libxml2};
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-m") == 0 && i + 1 < argc) {
@@ -406,18 +416,20 @@ int main(int argc, char **argv)
 	printf("corpus: %zu documents, %.1f MB%s; best of %d rounds\n", c.n, (double)c.bytes / 1e6,
 	       generated ? " (generated newsletters)" : "", rounds);
 	if (only) {
-		void (*run)(const struct bench_corpus *) =
+		void (*const one[])(const struct bench_corpus *) = {
 		    strcmp(only, "tok") == 0       ? bench_run_html_tok
 		    : strcmp(only, "libxml2") == 0 ? bench_run_libxml2
-		                                   : bench_run_html_text;
+		                                   : bench_run_html_text};
 
-		printf("%s: %.1f MB/s\n", only, bench_best(run, &c, rounds));
+		bench_rounds(one, mbs, 1, &c, rounds);
+		printf("%s: %.1f MB/s\n", only, mbs[0]);
 		return 0;
 	}
-	ours = bench_best(bench_run_html_text, &c, rounds);
-	stream = bench_best(bench_run_html_text_4k, &c, rounds);
-	tok = bench_best(bench_run_html_tok, &c, rounds);
-	anchor = bench_best(bench_run_libxml2, &c, rounds);
+	bench_rounds(all, mbs, 4, &c, rounds);
+	ours = mbs[0];
+	stream = mbs[1];
+	tok = mbs[2];
+	anchor = mbs[3];
 	printf("html_text (convert)      %8.1f MB/s\n", ours);
 	printf("html_text (4 KiB chunks) %8.1f MB/s\n", stream);
 	printf("html_tok (tokens only)   %8.1f MB/s\n", tok);

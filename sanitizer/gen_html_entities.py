@@ -33,13 +33,25 @@ def main():
         assert len(n) < 256 and len(v) <= 8 and n.isascii()
         out.write('\t{"%s", %s, %d, %d},\n' % (n, c_bytes(v), len(n), len(v)))
     out.write('};\n')
-    # html_tok_entity_first[c]: the first entity whose name starts with a
-    # byte >= c, so names starting with c are [first[c], first[c + 1]).
-    out.write('static const uint16_t html_tok_entity_first[129] = {')
-    for c in range(129):
-        i = next((k for k, n in enumerate(names) if ord(n[0]) >= c), len(names))
-        out.write('%s%d,' % ('\n\t' if c % 16 == 0 else ' ', i))
+    # html_tok_entity_hash: FNV-1a of the name, linear probing; index + 1.
+    slots = [0] * 4096
+    for k, n in enumerate(names):
+        h = fnv1a(n.encode()) & 4095
+        while slots[h]:
+            h = (h + 1) & 4095
+        slots[h] = k + 1
+    out.write('#define HTML_TOK_ENTITY_SLOTS 4096\n')
+    out.write('static const uint16_t html_tok_entity_hash[4096] = {')
+    for i, v in enumerate(slots):
+        out.write('%s%d,' % ('\n\t' if i % 16 == 0 else ' ', v))
     out.write('\n};\n')
+
+
+def fnv1a(b):
+    h = 2166136261
+    for x in b:
+        h = ((h ^ x) * 16777619) & 0xFFFFFFFF
+    return h
 
 
 if __name__ == '__main__':

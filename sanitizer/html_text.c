@@ -238,7 +238,6 @@ struct html_text {
 	size_t out_base; /* out->len when we started */
 	struct html_tok *tok;
 
-	struct html_text_elem stack[HTML_TEXT_MAX_DEPTH];
 	size_t depth;
 	unsigned pre, hidden, suppress, foreign, lists, quotes;
 	int raw;      /* inside script/style/title/textarea/xmp/... */
@@ -258,6 +257,9 @@ struct html_text {
 	/* the open link */
 	bool link;
 	struct strbuf href, link_text, tmp, tmp2;
+
+	/* last: not cleared on creation (only stack[0..depth) is ever read) */
+	struct html_text_elem stack[HTML_TEXT_MAX_DEPTH];
 };
 
 /* ---- tags ------------------------------------------------------------- */
@@ -271,6 +273,23 @@ static uint32_t html_text_hash(const char *s, size_t n)
 		h = (h ^ (unsigned char)s[i]) * 16777619u;
 	return h;
 }
+
+/* s (n bytes) equals lower, a lower-case ASCII literal, ignoring ASCII case. */
+static inline bool html_text_ieq(const char *s, const char *lower, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != (unsigned char)lower[i])
+			return false;
+	}
+	return true;
+}
+
+/* Append a string literal. */
+#define html_text_lit(b, lit) strbuf_append((b), (lit), sizeof(lit) - 1)
 
 /* Slot of a tag name in html_text_tag_slot (cheap: length and two bytes). */
 static uint32_t html_text_tag_hash(const char *s, size_t n)
@@ -311,6 +330,8 @@ static const struct html_text_tagdef *html_text_tag_find(const char *name, size_
 		const struct html_text_tagdef *d = &html_text_tags[html_text_tag_slot[h] - 1];
 		size_t k = 0;
 
+		if (d->name[0] != name[0])
+			continue;
 		while (k < len && d->name[k] == name[k])
 			k++;
 		if (k == len && d->name[len] == '\0') {
@@ -351,6 +372,34 @@ static const char *html_text_attr(const struct html_tok_token *tok, const char *
 	return NULL;
 }
 
+/* memcpy for the short strings that are most of what is copied: no call. */
+static inline void html_text_copy(char *d, const void *src, size_t n)
+{
+	const char *s = src;
+
+	if (n > 16) {
+		memcpy(d, s, n);
+	} else if (n >= 8) {
+		uint64_t a, b;
+
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4) {
+		uint32_t a, b;
+
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		memcpy(d, &a, 4);
+		memcpy(d + n - 4, &b, 4);
+	} else if (n) {
+		d[0] = s[0];
+		d[n / 2] = s[n / 2];
+		d[n - 1] = s[n - 1];
+	}
+}
+
 /* ---- the writer ---------------------------------------------------------- */
 
 static inline void html_text_out(struct html_text *h, const char *s, size_t n)
@@ -359,7 +408,7 @@ static inline void html_text_out(struct html_text *h, const char *s, size_t n)
 
 	/* without a call when there is room and no limit in the way */
 	if (b->len + n < b->cap && (b->max == 0 || b->len + n <= b->max)) {
-		memcpy(b->s + b->len, s, n);
+		html_text_copy(b->s + b->len, s, n);
 		b->len += n;
 		b->s[b->len] = '\0';
 		return;
@@ -685,13 +734,13 @@ static size_t html_text_url_prefix(const char *s, size_t n)
 {
 	switch (n ? s[0] | 0x20 : 0) {
 	case 'm':
-		return n >= 7 && strncasecmp(s, "mailto:", 7) == 0 ? 7 : 0;
+		return n >= 7 && html_text_ieq(s, "mailto:", 7) ? 7 : 0;
 	case 'h':
-		if (n >= 8 && strncasecmp(s, "https://", 8) == 0)
+		if (n >= 8 && html_text_ieq(s, "https://", 8))
 			return 8;
-		return n >= 7 && strncasecmp(s, "http://", 7) == 0 ? 7 : 0;
+		return n >= 7 && html_text_ieq(s, "http://", 7) ? 7 : 0;
 	case 'f':
-		return n >= 6 && strncasecmp(s, "ftp://", 6) == 0 ? 6 : 0;
+		return n >= 6 && html_text_ieq(s, "ftp://", 6) ? 6 : 0;
 	default:
 		return 0;
 	}
@@ -711,7 +760,15 @@ static bool html_text_same_url(const char *text, size_t tn, const char *url, siz
 		tn--;
 	while (un && url[un - 1] == '/')
 		un--;
-	return tn && tn == un && strncasecmp(text, url, tn) == 0;
+	if (tn == 0 || tn != un)
+		return false;
+	while (tn--) {
+		unsigned char a = (unsigned char)text[tn], b = (unsigned char)url[tn];
+
+		if ((a >= 'A' && a <= 'Z' ? a + 32 : a) != (b >= 'A' && b <= 'Z' ? b + 32 : b))
+			return false;
+	}
+	return true;
 }
 
 enum { URL_SHOW, URL_OMIT, URL_REMOVED };
@@ -774,29 +831,29 @@ static int html_text_neutralise(const char *href, size_t n, struct strbuf *u, st
 
 		switch (scheme_len) {
 		case 3:
-			if (strncasecmp(sc, "ftp", 3) == 0)
+			if (html_text_ieq(sc, "ftp", 3))
 				out = "fxp:";
 			break;
 		case 4:
-			if (strncasecmp(sc, "data", 4) == 0)
+			if (html_text_ieq(sc, "data", 4))
 				return URL_REMOVED;
-			if (strncasecmp(sc, "http", 4) == 0)
+			if (html_text_ieq(sc, "http", 4))
 				out = "hxxp:";
 			break;
 		case 5:
-			if (strncasecmp(sc, "https", 5) == 0)
+			if (html_text_ieq(sc, "https", 5))
 				out = "hxxps:";
 			break;
 		case 6:
-			mailto = strncasecmp(sc, "mailto", 6) == 0;
+			mailto = html_text_ieq(sc, "mailto", 6);
 			break;
 		case 8:
-			if (strncasecmp(sc, "vbscript", 8) == 0)
+			if (html_text_ieq(sc, "vbscript", 8))
 				return URL_REMOVED;
 			break;
 		case 10:
-			if (strncasecmp(sc, "javascript", 10) == 0 ||
-			    strncasecmp(sc, "livescript", 10) == 0)
+			if (html_text_ieq(sc, "javascript", 10) ||
+			    html_text_ieq(sc, "livescript", 10))
 				return URL_REMOVED;
 			break;
 		default:
@@ -815,7 +872,7 @@ static int html_text_neutralise(const char *href, size_t n, struct strbuf *u, st
 		if (host) {
 			while (i < n && (s[i] == '/' || s[i] == '\\'))
 				i++;
-			strbuf_puts(u, "//");
+			html_text_lit(u, "//");
 		}
 	}
 	/* without a scheme, "www.example.com/x" would be made a link by a mail client */
@@ -839,7 +896,7 @@ static int html_text_neutralise(const char *href, size_t n, struct strbuf *u, st
 			while (cls == C_TEXT && i + l < n && (s[i + l] & 0xC0) == 0x80)
 				l++;
 			if (cls == C_WS)
-				strbuf_puts(u, "%20");
+				html_text_lit(u, "%20");
 			else if (cls == C_TEXT)
 				strbuf_append(u, s + i, l);
 			i += l;
@@ -852,15 +909,15 @@ static int html_text_neutralise(const char *href, size_t n, struct strbuf *u, st
 		if (mailto && c == '?')
 			host = mailto = false;
 		if (host && c == '.')
-			strbuf_puts(u, "[.]");
+			html_text_lit(u, "[.]");
 		else if (c == ' ')
-			strbuf_puts(u, "%20");
+			html_text_lit(u, "%20");
 		else if (c == '<')
-			strbuf_puts(u, "%3C");
+			html_text_lit(u, "%3C");
 		else if (c == '>')
-			strbuf_puts(u, "%3E");
+			html_text_lit(u, "%3E");
 		else if (c == '"')
-			strbuf_puts(u, "%22");
+			html_text_lit(u, "%22");
 		else
 			strbuf_putc(u, (char)c);
 		i++;
@@ -872,7 +929,7 @@ static int html_text_neutralise(const char *href, size_t n, struct strbuf *u, st
 		if (u->len && (unsigned char)u->s[u->len - 1] >= 0xC0)
 			u->len--;
 		u->s[u->len] = '\0';
-		strbuf_puts(u, "...");
+		html_text_lit(u, "...");
 	}
 	return URL_SHOW;
 }
@@ -1052,7 +1109,7 @@ static bool html_text_css_is(const char *v, const char *end, const char *word)
 
 	while (v < end && html_text_css_ws(*v))
 		v++;
-	if ((size_t)(end - v) < n || strncasecmp(v, word, n) != 0)
+	if ((size_t)(end - v) < n || !html_text_ieq(v, word, n))
 		return false;
 	v += n;
 	return v == end || !((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') ||
@@ -1060,35 +1117,56 @@ static bool html_text_css_is(const char *v, const char *end, const char *word)
 }
 
 /* display:none, visibility:hidden or mso-hide:all in a style attribute. */
-static bool html_text_style_hides(const char *style, size_t len)
+/* Whether the property that ends just before the colon at i hides. */
+static bool html_text_style_prop_hides(const char *style, size_t len, size_t i)
 {
 	static const struct {
 		const char *prop, *value;
 		size_t len;
 	} hide[] = {{"display", "none", 7}, {"visibility", "hidden", 10}, {"mso-hide", "all", 8}};
-	const char *p = style, *end = style + len, *colon;
+	const char *ne = style + i, *end = style + len;
+	size_t k;
 
-	while ((colon = memchr(p, ':', (size_t)(end - p)))) {
-		const char *ne = colon;
-		size_t i;
+	while (ne > style && html_text_css_ws(ne[-1]))
+		ne--;
+	/* "display" and "visibility" end in 'y', "mso-hide" in 'e' */
+	if (ne == style || ((ne[-1] | 0x20) != 'y' && (ne[-1] | 0x20) != 'e'))
+		return false;
+	for (k = 0; k < sizeof(hide) / sizeof(hide[0]); k++) {
+		const char *ns = ne - hide[k].len;
 
-		p = colon + 1;
-		while (ne > style && html_text_css_ws(ne[-1]))
-			ne--;
-		/* "display" and "visibility" end in 'y', "mso-hide" in 'e' */
-		if (ne == style || ((ne[-1] | 0x20) != 'y' && (ne[-1] | 0x20) != 'e'))
-			continue;
-		for (i = 0; i < sizeof(hide) / sizeof(hide[0]); i++) {
-			const char *ns = ne - hide[i].len;
+		if ((size_t)(ne - style) >= hide[k].len &&
+		    html_text_ieq(ns, hide[k].prop, hide[k].len) &&
+		    (ns == style ||
+		     !(((ns[-1] | 0x20) >= 'a' && (ns[-1] | 0x20) <= 'z') || ns[-1] == '-')) &&
+		    html_text_css_is(style + i + 1, end, hide[k].value))
+			return true;
+	}
+	return false;
+}
 
-			if ((size_t)(ne - style) >= hide[i].len &&
-			    strncasecmp(ns, hide[i].prop, hide[i].len) == 0 &&
-			    (ns == style || !(((ns[-1] | 0x20) >= 'a' && (ns[-1] | 0x20) <= 'z') ||
-			                      ns[-1] == '-')) &&
-			    html_text_css_is(colon + 1, end, hide[i].value))
+/* display:none, visibility:hidden or mso-hide:all in a style attribute. */
+static bool html_text_style_hides(const char *style, size_t len)
+{
+	size_t i = 0;
+
+#ifdef __SSE2__
+	const __m128i colon = _mm_set1_epi8(':');
+
+	for (; i + 16 <= len; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(style + i));
+		unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, colon));
+
+		while (mask) {
+			if (html_text_style_prop_hides(style, len, i + (size_t)__builtin_ctz(mask)))
 				return true;
+			mask &= mask - 1;
 		}
 	}
+#endif
+	for (; i < len; i++)
+		if (style[i] == ':' && html_text_style_prop_hides(style, len, i))
+			return true;
 	return false;
 }
 
@@ -1456,7 +1534,9 @@ static void html_text_on_token(void *ctx, const struct html_tok_token *tok)
 
 struct html_text *html_text_new(struct strbuf *out)
 {
-	struct html_text *h = xcalloc(1, sizeof(*h));
+	struct html_text *h = xmalloc(sizeof(*h));
+
+	memset(h, 0, offsetof(struct html_text, stack));
 
 	pthread_once(&html_text_tag_once, html_text_tags_init);
 	h->out = out;

@@ -263,6 +263,34 @@ html_tok_scan_table(const unsigned char *p, const unsigned char *end, const unsi
 	return p;
 }
 
+/* memcpy for the short strings that are most of what is copied: no call. */
+static inline void html_tok_copy(char *d, const void *src, size_t n)
+{
+	const char *s = src;
+
+	if (n > 16) {
+		memcpy(d, s, n);
+	} else if (n >= 8) {
+		uint64_t a, b;
+
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4) {
+		uint32_t a, b;
+
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		memcpy(d, &a, 4);
+		memcpy(d + n - 4, &b, 4);
+	} else if (n) {
+		d[0] = s[0];
+		d[n / 2] = s[n / 2];
+		d[n - 1] = s[n - 1];
+	}
+}
+
 /* ---- output helpers ---------------------------------------------------- */
 
 static inline void html_tok_emit(struct html_tok *t, const void *s, size_t n)
@@ -292,7 +320,7 @@ static inline void html_tok_add(struct html_tok *t, const void *s, size_t n)
 
 	/* the common case without a call: room in the buffer, under the limit */
 	if (b->len + n < b->cap && b->len + n <= HTML_TOK_MAX_TOKEN_BYTES) {
-		memcpy(b->s + b->len, s, n);
+		html_tok_copy(b->s + b->len, s, n);
 		b->len += n;
 		b->s[b->len] = '\0';
 		return;
@@ -642,56 +670,35 @@ static bool html_tok_named_step(struct html_tok *t, unsigned char c)
 }
 
 /*
- * The named reference at p when "name;" is all in [p, end): one search of
- * the whole name (an entity ending in ';' is the longest match there can
- * be).  Returns the end of the reference, or NULL to go one character at a
+ * The named reference at p when "name;" is all in [p, end): one look-up
+ * of the whole name (an entity ending in ';' is the longest match there
+ * can be).  Returns the end of the reference, or NULL to go one character at a
  * time.
  */
 static const unsigned char *html_tok_named_fast(struct html_tok *t, const unsigned char *p,
                                                 const unsigned char *end)
 {
 	const unsigned char *q = p;
-	size_t len, lo, hi;
+	size_t len, k;
+	uint32_t h;
 
 	while (q < end && q - p < HTML_TOK_ENTITY_MAX_NAME && IS_ALNUM(*q))
 		q++;
 	if (q >= end || *q != ';')
 		return NULL;
 	len = (size_t)(q + 1 - p);
-	/* the everyday ones without a search */
-	if ((len == 4 && memcmp(p, "amp;", 4) == 0) || (len == 5 && memcmp(p, "nbsp;", 5) == 0) ||
-	    (len == 3 && (memcmp(p, "lt;", 3) == 0 || memcmp(p, "gt;", 3) == 0)) ||
-	    (len == 5 && memcmp(p, "quot;", 5) == 0)) {
-		static const char *const v[] = {"&", "\xC2\xA0", "<", ">", "\""};
-		int i = p[0] == 'a' ? 0 : p[0] == 'n' ? 1 : p[0] == 'l' ? 2 : p[0] == 'g' ? 3 : 4;
+	/* one look in the hash table of the names */
+	for (h = 2166136261u, k = 0; k < len; k++)
+		h = (h ^ p[k]) * 16777619u;
+	for (h &= HTML_TOK_ENTITY_SLOTS - 1; html_tok_entity_hash[h];
+	     h = (h + 1) & (HTML_TOK_ENTITY_SLOTS - 1)) {
+		const struct html_tok_entity *e = &html_tok_entities[html_tok_entity_hash[h] - 1];
 
-		t->state = t->ret;
-		html_tok_ref_flush(t, v[i], i == 1 ? 2 : 1);
-		return q + 1;
-	}
-	lo = html_tok_entity_first[p[0]];
-	hi = html_tok_entity_first[p[0] + 1];
-	while (lo < hi) {
-		size_t m = lo + (hi - lo) / 2, k = 1;
-		const struct html_tok_entity *e = &html_tok_entities[m];
-		int cmp;
-
-		/* names are short: compare inline (the first bytes are equal) */
-		while (k < len && k < e->name_len && (unsigned char)e->name[k] == p[k])
-			k++;
-		if (k < len && k < e->name_len)
-			cmp = (unsigned char)e->name[k] < p[k] ? -1 : 1;
-		else
-			cmp = e->name_len < len ? -1 : e->name_len > len ? 1 : 0;
-		if (cmp == 0) {
+		if (e->name_len == len && memcmp(e->name, p, len) == 0) {
 			t->state = t->ret;
 			html_tok_ref_flush(t, e->value, e->value_len);
 			return q + 1;
 		}
-		if (cmp < 0)
-			lo = m + 1;
-		else
-			hi = m;
 	}
 	return NULL;
 }
@@ -744,6 +751,32 @@ static void html_tok_numeric_end(struct html_tok *t)
 	}
 	t->state = t->ret;
 	html_tok_ref_flush(t, out, html_tok_utf8_put(cp, out));
+}
+
+/*
+ * The numeric reference after "&#" when it is all in [p, end) and ends
+ * with ';' after at most 8 digits: decoded at once.  NULL otherwise (the
+ * states take it one character at a time).
+ */
+static const unsigned char *html_tok_numeric_fast(struct html_tok *t, const unsigned char *p,
+                                                  const unsigned char *end)
+{
+	const unsigned char *q = p;
+	bool hex = q < end && (*q == 'x' || *q == 'X');
+	uint32_t cp = 0;
+
+	if (hex)
+		q++;
+	while (q < end && q - p < 9 && (hex ? IS_HEX(*q) : IS_DIGIT(*q))) {
+		cp = cp * (hex ? 16 : 10) +
+		     (uint32_t)(IS_DIGIT(*q) ? *q - '0' : TO_LOWER(*q) - 'a' + 10);
+		q++;
+	}
+	if (q >= end || *q != ';' || q == p + hex || q - p > 9)
+		return NULL;
+	t->ref_code = cp > 0x10FFFF ? 0x110000 : cp;
+	html_tok_numeric_end(t);
+	return q + 1;
 }
 
 /* ---- the state machine -------------------------------------------------- */
@@ -1724,6 +1757,11 @@ static void html_tok_run(struct html_tok *t, const unsigned char *p, const unsig
 				html_tok_named_end(t, c);
 			break;
 		case S_NUMERIC_REF:
+			q = html_tok_numeric_fast(t, p, end);
+			if (q) {
+				p = q;
+				break;
+			}
 			if (c == 'x' || c == 'X') {
 				p++;
 				t->ref_buf[t->ref_len++] = (char)c;
@@ -2077,42 +2115,66 @@ html_tok_skip_valid_ssse3(const unsigned char *p, const unsigned char *end)
 	const __m128i nibble = _mm_set1_epi8(0x0F), cr = _mm_set1_epi8('\r');
 	const __m128i third = _mm_set1_epi8((char)(0xE0 - 0x80)),
 	              fourth = _mm_set1_epi8((char)(0xF0 - 0x80)), top = _mm_set1_epi8((char)0x80);
-	__m128i prev = _mm_setzero_si128();
+	const __m128i max = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	                                  (char)(0xF0 - 1), (char)(0xE0 - 1), (char)(0xC0 - 1));
+	const __m128i zero = _mm_setzero_si128();
+	__m128i prev = zero;
 	const unsigned char *start = p;
 
+/* The errors of block in after block prev (both ASCII or not). */
+#define V_CHECK(in, prev)                                                                          \
+	_mm_xor_si128(                                                                             \
+	    _mm_and_si128(_mm_or_si128(_mm_subs_epu8(_mm_alignr_epi8(in, prev, 14), third),        \
+	                               _mm_subs_epu8(_mm_alignr_epi8(in, prev, 13), fourth)),      \
+	                  top),                                                                    \
+	    _mm_and_si128(                                                                         \
+	        _mm_and_si128(                                                                     \
+	            _mm_shuffle_epi8(                                                              \
+	                b1_high,                                                                   \
+	                _mm_and_si128(_mm_srli_epi16(_mm_alignr_epi8(in, prev, 15), 4), nibble)),  \
+	            _mm_shuffle_epi8(b1_low,                                                       \
+	                             _mm_and_si128(_mm_alignr_epi8(in, prev, 15), nibble))),       \
+	        _mm_shuffle_epi8(b2_high, _mm_and_si128(_mm_srli_epi16(in, 4), nibble))))
+
+	/* 64 bytes at a time, one test of the errors of all four blocks */
+	while (end - p >= 64) {
+		__builtin_prefetch(p + 1024); /* most input is read here first */
+		__m128i in0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i in1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+		__m128i in2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
+		__m128i in3 = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
+		__m128i err =
+		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(in0, cr), _mm_cmpeq_epi8(in1, cr)),
+		                 _mm_or_si128(_mm_cmpeq_epi8(in2, cr), _mm_cmpeq_epi8(in3, cr)));
+
+		if (_mm_movemask_epi8(
+		        _mm_or_si128(_mm_or_si128(in0, in1), _mm_or_si128(in2, in3)))) {
+			err =
+			    _mm_or_si128(err, _mm_or_si128(V_CHECK(in0, prev), V_CHECK(in1, in0)));
+			err = _mm_or_si128(err, _mm_or_si128(V_CHECK(in2, in1), V_CHECK(in3, in2)));
+		} else {
+			/* ASCII: the previous block must not end inside a sequence */
+			err = _mm_or_si128(err, _mm_subs_epu8(prev, max));
+		}
+		if (_mm_movemask_epi8(_mm_cmpeq_epi8(err, zero)) != 0xFFFF)
+			break; /* somewhere in these 64 bytes: the 16-byte loop finds it */
+		prev = in3;
+		p += 64;
+	}
 	while (end - p >= 16) {
 		__m128i in = _mm_loadu_si128((const __m128i *)(const void *)p);
 		__m128i err = _mm_cmpeq_epi8(in, cr);
 
-		if (_mm_movemask_epi8(in)) {
-			__m128i prev1 = _mm_alignr_epi8(in, prev, 15);
-			__m128i prev2 = _mm_alignr_epi8(in, prev, 14);
-			__m128i prev3 = _mm_alignr_epi8(in, prev, 13);
-			__m128i sc = _mm_and_si128(
-			    _mm_and_si128(
-			        _mm_shuffle_epi8(b1_high,
-			                         _mm_and_si128(_mm_srli_epi16(prev1, 4), nibble)),
-			        _mm_shuffle_epi8(b1_low, _mm_and_si128(prev1, nibble))),
-			    _mm_shuffle_epi8(b2_high,
-			                     _mm_and_si128(_mm_srli_epi16(in, 4), nibble)));
-			__m128i must23 = _mm_and_si128(
-			    _mm_or_si128(_mm_subs_epu8(prev2, third), _mm_subs_epu8(prev3, fourth)),
-			    top);
-
-			err = _mm_or_si128(err, _mm_xor_si128(must23, sc));
-		} else {
-			/* ASCII: the previous block must not end inside a sequence */
-			const __m128i max =
-			    _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-			                  (char)(0xF0 - 1), (char)(0xE0 - 1), (char)(0xC0 - 1));
-
+		if (_mm_movemask_epi8(in))
+			err = _mm_or_si128(err, V_CHECK(in, prev));
+		else
 			err = _mm_or_si128(err, _mm_subs_epu8(prev, max));
-		}
-		if (_mm_movemask_epi8(_mm_cmpeq_epi8(err, _mm_setzero_si128())) != 0xFFFF)
+		if (_mm_movemask_epi8(_mm_cmpeq_epi8(err, zero)) != 0xFFFF)
 			break;
 		prev = in;
 		p += 16;
 	}
+#undef V_CHECK
 	/* back up to the start of a sequence the block boundary cuts */
 	if (p > start && p[-1] >= 0xC0)
 		p -= 1;
