@@ -773,9 +773,10 @@ static bool html_text_same_url(const char *text, size_t tn, const char *url, siz
 
 enum { URL_SHOW, URL_OMIT, URL_REMOVED };
 
-/* Bytes of a URL that need a look: host ends, escapes, non-ASCII. */
+/* Bytes of a URL that need a look: 1 always (escapes, non-ASCII), 2 in
+ * the host or a mailto: address (dots, the host's end). */
 static const unsigned char html_text_url_special[256] = {
-    ['.'] = 1,       ['/'] = 1, ['\\'] = 1, ['?'] = 1, ['#'] = 1, ['@'] = 1, [' '] = 1, ['<'] = 1,
+    ['.'] = 2,       ['/'] = 2, ['\\'] = 2, ['?'] = 2, ['#'] = 2, ['@'] = 2, [' '] = 1, ['<'] = 1,
     ['>'] = 1,       ['"'] = 1,
 #define R16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
     [0x80] = R16(1), R16(1),    R16(1),     R16(1),    R16(1),    R16(1),    R16(1),    R16(1),
@@ -878,9 +879,12 @@ static int html_text_neutralise(const char *href, size_t n, struct strbuf *u, st
 	/* without a scheme, "www.example.com/x" would be made a link by a mail client */
 	while (i < n && u->len < HTML_TEXT_MAX_URL) {
 		unsigned char c = s[i];
-		size_t l = 1, k;
+		size_t l = 1, k,
+		       stop =
+		           n - i < HTML_TEXT_MAX_URL - u->len ? n : i + HTML_TEXT_MAX_URL - u->len;
+		unsigned char look = host || mailto ? 3 : 1;
 
-		for (k = i; k < n && !html_text_url_special[s[k]]; k++)
+		for (k = i; k < stop && !(html_text_url_special[s[k]] & look); k++)
 			;
 		if (k > i) {
 			strbuf_append(u, s + i, k - i);

@@ -469,12 +469,11 @@ static void html_tok_attr_begin(struct html_tok *t)
  * that the callback may override it (the tree builder's switch). */
 static void html_tok_tag_emit(struct html_tok *t)
 {
-	struct html_tok_token tok;
+	struct html_tok_token tok = {0};
 	size_t i;
 
 	html_tok_tag_name_end(t);
 	html_tok_attr_finish(t);
-	memset(&tok, 0, sizeof(tok));
 	tok.type = t->is_end_tag ? HTML_TOK_END_TAG : HTML_TOK_START_TAG;
 	tok.name = t->buf.s;
 	tok.name_len = t->name_len;
