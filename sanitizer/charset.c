@@ -2075,7 +2075,6 @@ static void charset_hdr_encode(struct charset_hdr *h, const uint8_t *p, size_t l
 				}
 				cp = ' ';
 			}
-			space = cp == ' ';
 			if (h->jp) {
 				if (!charset_jisenc_char(&st2, cp, &unit))
 					invalid = true;
@@ -2087,6 +2086,9 @@ static void charset_hdr_encode(struct charset_hdr *h, const uint8_t *p, size_t l
 			close = st2.kanji ? 3 : 0;
 			if (raw.len && raw.len + unit.len + close > budget)
 				break;
+			/* only a space that was written starts a run: one that did
+			 * not fit opens the next word instead of vanishing */
+			space = cp == ' ';
 			strbuf_append(&raw, unit.s, unit.len);
 			st = st2;
 			i = j;
