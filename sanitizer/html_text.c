@@ -343,20 +343,33 @@ static const struct html_text_tagdef *html_text_tag_find(const char *name, size_
 	return NULL;
 }
 
+/* The first n (constant) bytes of s as a number, to compare names at once. */
+static inline uint64_t html_text_word(const char *s, size_t n)
+{
+	uint64_t w = 0;
+
+	memcpy(&w, s, n);
+	return w;
+}
+
 /* The attributes html_text looks at; the tokenizer drops the others. */
 static bool html_text_keep_attr(const char *n, size_t len)
 {
+	uint64_t w;
+
 	switch (len) {
 	case 3:
-		return memcmp(n, "alt", 3) == 0;
+		return html_text_word(n, 3) == html_text_word("alt", 3);
 	case 4:
-		return memcmp(n, "href", 4) == 0 || memcmp(n, "type", 4) == 0 ||
-		       memcmp(n, "face", 4) == 0 || memcmp(n, "size", 4) == 0;
+		w = html_text_word(n, 4);
+		return w == html_text_word("href", 4) || w == html_text_word("type", 4) ||
+		       w == html_text_word("face", 4) || w == html_text_word("size", 4);
 	case 5:
-		return memcmp(n, "style", 5) == 0 || memcmp(n, "value", 5) == 0 ||
-		       memcmp(n, "start", 5) == 0 || memcmp(n, "color", 5) == 0;
+		w = html_text_word(n, 5);
+		return w == html_text_word("style", 5) || w == html_text_word("value", 5) ||
+		       w == html_text_word("start", 5) || w == html_text_word("color", 5);
 	case 6:
-		return memcmp(n, "hidden", 6) == 0;
+		return html_text_word(n, 6) == html_text_word("hidden", 6);
 	default:
 		return false;
 	}

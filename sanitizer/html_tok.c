@@ -150,12 +150,11 @@ struct html_tok {
 	struct strbuf buf;
 	bool is_end_tag, self_closing, name_done;
 	size_t name_len;
-	struct html_tok_attr_off *attr; /* grown up to HTML_TOK_MAX_ATTRS */
+	struct html_tok_attr_off *attr; /* the kept ones, then the one being built */
 	struct html_tok_attr *attrs_out;
 	size_t nattrs, attr_cap;
 	bool attr_open, attr_name_done, attr_drop;
 	html_tok_keep_fn keep;
-	struct html_tok_attr_off cur;
 	size_t dt_off[DT_N], dt_len[DT_N];
 	bool dt_has[DT_N];
 	int dt_cur;
@@ -414,24 +413,25 @@ static void html_tok_attr_name_end(struct html_tok *t)
 	if (t->attr_name_done)
 		return;
 	t->attr_name_done = true;
-	t->cur.name_len = t->buf.len - t->cur.name_off;
-	name = t->buf.s + t->cur.name_off;
+	t->attr[t->nattrs].name_len = t->buf.len - t->attr[t->nattrs].name_off;
+	name = t->buf.s + t->attr[t->nattrs].name_off;
 	t->attr_drop = false;
 	if (t->nattrs == HTML_TOK_MAX_ATTRS) {
 		t->truncations++;
 		t->attr_drop = true;
 	}
 	for (i = 0; i < t->nattrs && !t->attr_drop; i++) {
-		if (t->attr[i].name_len == t->cur.name_len &&
-		    memcmp(t->buf.s + t->attr[i].name_off, name, t->cur.name_len) == 0) {
+		if (t->attr[i].name_len == t->attr[t->nattrs].name_len &&
+		    memcmp(t->buf.s + t->attr[i].name_off, name, t->attr[t->nattrs].name_len) ==
+		        0) {
 			t->errors++; /* duplicate-attribute: the first one wins */
 			t->attr_drop = true;
 		}
 	}
-	if (t->keep && !t->attr_drop && !t->keep(name, t->cur.name_len))
+	if (t->keep && !t->attr_drop && !t->keep(name, t->attr[t->nattrs].name_len))
 		t->attr_drop = true;
 	html_tok_term(t);
-	t->cur.value_off = t->buf.len;
+	t->attr[t->nattrs].value_off = t->buf.len;
 }
 
 static void html_tok_attr_finish(struct html_tok *t)
@@ -439,19 +439,13 @@ static void html_tok_attr_finish(struct html_tok *t)
 	if (!t->attr_open)
 		return;
 	html_tok_attr_name_end(t);
-	t->cur.value_len = t->buf.len - t->cur.value_off;
+	t->attr[t->nattrs].value_len = t->buf.len - t->attr[t->nattrs].value_off;
 	if (t->attr_drop) {
-		t->buf.len = t->cur.name_off;
+		t->buf.len = t->attr[t->nattrs].name_off;
 		t->buf.s[t->buf.len] = '\0';
 	} else {
 		html_tok_term(t);
-		if (t->nattrs == t->attr_cap) {
-			t->attr_cap = t->attr_cap ? 2 * t->attr_cap : 16;
-			t->attr = xreallocarray(t->attr, t->attr_cap, sizeof(*t->attr));
-			t->attrs_out =
-			    xreallocarray(t->attrs_out, t->attr_cap, sizeof(*t->attrs_out));
-		}
-		t->attr[t->nattrs++] = t->cur;
+		t->nattrs++; /* the attribute was built in its slot */
 	}
 	t->attr_open = false;
 }
@@ -459,10 +453,39 @@ static void html_tok_attr_finish(struct html_tok *t)
 static void html_tok_attr_begin(struct html_tok *t)
 {
 	html_tok_attr_finish(t);
+	/* the slot after the kept ones (there is one even when they are at the limit) */
+	if (t->nattrs == t->attr_cap) {
+		t->attr_cap = t->attr_cap ? 2 * t->attr_cap : 16;
+		if (t->attr_cap > HTML_TOK_MAX_ATTRS + 1)
+			t->attr_cap = HTML_TOK_MAX_ATTRS + 1;
+		t->attr = xreallocarray(t->attr, t->attr_cap, sizeof(*t->attr));
+		t->attrs_out = xreallocarray(t->attrs_out, t->attr_cap, sizeof(*t->attrs_out));
+	}
 	t->attr_open = true;
 	t->attr_name_done = false;
 	t->attr_drop = false;
-	t->cur.name_off = t->buf.len;
+	t->attr[t->nattrs].name_off = t->buf.len;
+}
+
+/*
+ * The attribute name [p, p + n), complete, is one the filter drops: if so
+ * the attribute is marked dropped, with nothing stored.
+ */
+static bool html_tok_filtered(struct html_tok *t, const unsigned char *p, size_t n)
+{
+	char low[32];
+	size_t i;
+
+	if (n > sizeof(low))
+		return false;
+	for (i = 0; i < n; i++)
+		low[i] = (char)TO_LOWER(p[i]);
+	if (t->keep(low, n))
+		return false;
+	t->attr_name_done = true;
+	t->attr_drop = true;
+	t->attr[t->nattrs].value_off = t->buf.len;
+	return true;
 }
 
 /* Emit the current tag.  The caller has already set the state after it, so
@@ -1181,7 +1204,11 @@ static void html_tok_run(struct html_tok *t, const unsigned char *p, const unsig
 		attr_name:
 			q = html_tok_scan_table(p, end, html_tok_attr_stop);
 			if (q != p) {
-				html_tok_add_lower(t, p, (size_t)(q - p));
+				/* a whole name the filter drops is not even stored */
+				if (!(t->keep && q < end && *q &&
+				      t->buf.len == t->attr[t->nattrs].name_off &&
+				      html_tok_filtered(t, p, (size_t)(q - p))))
+					html_tok_add_lower(t, p, (size_t)(q - p));
 				p = q;
 				if (p >= end)
 					return;
@@ -2185,10 +2212,117 @@ html_tok_skip_valid_ssse3(const unsigned char *p, const unsigned char *end)
 }
 #endif
 
-/* From p, skip ASCII but CR and valid UTF-8 (see the two ways above). */
+#ifdef HTML_TOK_SSSE3
+#include <immintrin.h>
+
+/* The same check with AVX2, 32 bytes to a vector. */
+__attribute__((target("avx2"))) static const unsigned char *
+html_tok_skip_valid_avx2(const unsigned char *p, const unsigned char *end)
+{
+#define V_TABLE(...) _mm256_setr_epi8(__VA_ARGS__, __VA_ARGS__)
+	const __m256i b1_high = V_TABLE(
+	    V_TOO_LONG, V_TOO_LONG, V_TOO_LONG, V_TOO_LONG, V_TOO_LONG, V_TOO_LONG, V_TOO_LONG,
+	    V_TOO_LONG, (char)V_TWO_CONTS, (char)V_TWO_CONTS, (char)V_TWO_CONTS, (char)V_TWO_CONTS,
+	    V_TOO_SHORT | V_OVERLONG_2, V_TOO_SHORT, V_TOO_SHORT | V_OVERLONG_3 | V_SURROGATE,
+	    V_TOO_SHORT | V_TOO_LARGE | V_TOO_LARGE_1000 | V_OVERLONG_4);
+	const __m256i b1_low =
+	    V_TABLE((char)(V_CARRY | V_OVERLONG_3 | V_OVERLONG_2 | V_OVERLONG_4),
+	            (char)(V_CARRY | V_OVERLONG_2), (char)V_CARRY, (char)V_CARRY,
+	            (char)(V_CARRY | V_TOO_LARGE), (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	            (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	            (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	            (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	            (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	            (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	            (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	            (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	            (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000 | V_SURROGATE),
+	            (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000),
+	            (char)(V_CARRY | V_TOO_LARGE | V_TOO_LARGE_1000));
+	const __m256i b2_high =
+	    V_TABLE(V_TOO_SHORT, V_TOO_SHORT, V_TOO_SHORT, V_TOO_SHORT, V_TOO_SHORT, V_TOO_SHORT,
+	            V_TOO_SHORT, V_TOO_SHORT,
+	            (char)(V_TOO_LONG | V_OVERLONG_2 | V_TWO_CONTS | V_OVERLONG_3 |
+	                   V_TOO_LARGE_1000 | V_OVERLONG_4),
+	            (char)(V_TOO_LONG | V_OVERLONG_2 | V_TWO_CONTS | V_OVERLONG_3 | V_TOO_LARGE),
+	            (char)(V_TOO_LONG | V_OVERLONG_2 | V_TWO_CONTS | V_SURROGATE | V_TOO_LARGE),
+	            (char)(V_TOO_LONG | V_OVERLONG_2 | V_TWO_CONTS | V_SURROGATE | V_TOO_LARGE),
+	            V_TOO_SHORT, V_TOO_SHORT, V_TOO_SHORT, V_TOO_SHORT);
+#undef V_TABLE
+	const __m256i nibble = _mm256_set1_epi8(0x0F), cr = _mm256_set1_epi8('\r');
+	const __m256i third = _mm256_set1_epi8((char)(0xE0 - 0x80)),
+	              fourth = _mm256_set1_epi8((char)(0xF0 - 0x80)),
+	              top = _mm256_set1_epi8((char)0x80);
+	const __m256i max = _mm256_setr_epi8(
+	    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	    -1, -1, -1, -1, -1, -1, -1, (char)(0xF0 - 1), (char)(0xE0 - 1), (char)(0xC0 - 1));
+	__m256i prev = _mm256_setzero_si256();
+	const unsigned char *start = p;
+
+/* The last n bytes of prev, then in (n = 1, 2, 3). */
+#define V_PREV(in, prev, n)                                                                        \
+	_mm256_alignr_epi8(in, _mm256_permute2x128_si256(prev, in, 0x21), 16 - (n))
+#define V_CHECK(in, prev)                                                                          \
+	_mm256_xor_si256(                                                                          \
+	    _mm256_and_si256(_mm256_or_si256(_mm256_subs_epu8(V_PREV(in, prev, 2), third),         \
+	                                     _mm256_subs_epu8(V_PREV(in, prev, 3), fourth)),       \
+	                     top),                                                                 \
+	    _mm256_and_si256(                                                                      \
+	        _mm256_and_si256(                                                                  \
+	            _mm256_shuffle_epi8(                                                           \
+	                b1_high,                                                                   \
+	                _mm256_and_si256(_mm256_srli_epi16(V_PREV(in, prev, 1), 4), nibble)),      \
+	            _mm256_shuffle_epi8(b1_low, _mm256_and_si256(V_PREV(in, prev, 1), nibble))),   \
+	        _mm256_shuffle_epi8(b2_high, _mm256_and_si256(_mm256_srli_epi16(in, 4), nibble))))
+
+	while (end - p >= 64) {
+		__m256i in0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
+		__m256i in1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+		__m256i err =
+		    _mm256_or_si256(_mm256_cmpeq_epi8(in0, cr), _mm256_cmpeq_epi8(in1, cr));
+
+		__builtin_prefetch(p + 1024); /* most input is read here first */
+		if (_mm256_movemask_epi8(_mm256_or_si256(in0, in1)))
+			err = _mm256_or_si256(
+			    err, _mm256_or_si256(V_CHECK(in0, prev), V_CHECK(in1, in0)));
+		else /* ASCII: the previous block must not end inside a sequence */
+			err = _mm256_or_si256(err, _mm256_subs_epu8(prev, max));
+		if (!_mm256_testz_si256(err, err))
+			break;
+		prev = in1;
+		p += 64;
+	}
+	while (end - p >= 32) {
+		__m256i in = _mm256_loadu_si256((const __m256i *)(const void *)p);
+		__m256i err = _mm256_cmpeq_epi8(in, cr);
+
+		if (_mm256_movemask_epi8(in))
+			err = _mm256_or_si256(err, V_CHECK(in, prev));
+		else
+			err = _mm256_or_si256(err, _mm256_subs_epu8(prev, max));
+		if (!_mm256_testz_si256(err, err))
+			break;
+		prev = in;
+		p += 32;
+	}
+#undef V_CHECK
+#undef V_PREV
+	if (p > start && p[-1] >= 0xC0)
+		p -= 1;
+	else if (p - start > 1 && p[-2] >= 0xE0)
+		p -= 2;
+	else if (p - start > 2 && p[-3] >= 0xF0)
+		p -= 3;
+	return html_tok_skip_valid_scalar(p, end);
+}
+#endif
+
+/* From p, skip ASCII but CR and valid UTF-8 (see the ways above). */
 static const unsigned char *html_tok_skip_valid(const unsigned char *p, const unsigned char *end)
 {
 #ifdef HTML_TOK_SSSE3
+	if (__builtin_cpu_supports("avx2"))
+		return html_tok_skip_valid_avx2(p, end);
 	if (__builtin_cpu_supports("ssse3"))
 		return html_tok_skip_valid_ssse3(p, end);
 #endif
