@@ -12,8 +12,9 @@
  *	separates table cells with " | ".  Links end with their URL in
  *	neutralised form ("<hxxps://example[.]com/>"), or "[removed link]"
  *	for javascript:, vbscript: and data: URLs; images become "[alt]".
- *	Content hidden with display:none, visibility:hidden, mso-hide:all or
- *	the hidden attribute is left out, as a mail client would.
+ *	Content hidden with display:none, visibility:hidden or the hidden
+ *	attribute is left out, as a mail client would.  Outlook's conditional
+ *	comments are comments: dropped, as by every client but Outlook.
  *
  * SECURITY
  *	Input is untrusted; html_tok bounds each token.  Here memory is
@@ -983,12 +984,24 @@ static void html_text_link_end(struct html_text *h)
 
 static void html_text_link_begin(struct html_text *h, const char *href)
 {
+	size_t n;
+
 	html_text_link_end(h);
 	if (!href)
 		return;
+	n = strlen(href);
 	h->link = true;
 	strbuf_reset(&h->href);
-	strbuf_puts(&h->href, href);
+	if (n > HTML_TEXT_MAX_HREF) {
+		/* keep the start (cut at a character); shown cut anyway */
+		n = HTML_TEXT_MAX_HREF;
+		while (n && ((unsigned char)href[n] & 0xC0) == 0x80)
+			n--;
+		strbuf_append(&h->href, href, n);
+		h->href.overflow = true;
+	} else {
+		strbuf_append(&h->href, href, n);
+	}
 	strbuf_reset(&h->link_text);
 }
 
@@ -1133,21 +1146,20 @@ static bool html_text_css_is(const char *v, const char *end, const char *word)
 	                     (*v >= '0' && *v <= '9') || *v == '-' || *v == '_');
 }
 
-/* display:none, visibility:hidden or mso-hide:all in a style attribute. */
 /* Whether the property that ends just before the colon at i hides. */
 static bool html_text_style_prop_hides(const char *style, size_t len, size_t i)
 {
 	static const struct {
 		const char *prop, *value;
 		size_t len;
-	} hide[] = {{"display", "none", 7}, {"visibility", "hidden", 10}, {"mso-hide", "all", 8}};
+	} hide[] = {{"display", "none", 7}, {"visibility", "hidden", 10}};
 	const char *ne = style + i, *end = style + len;
 	size_t k;
 
 	while (ne > style && html_text_css_ws(ne[-1]))
 		ne--;
-	/* "display" and "visibility" end in 'y', "mso-hide" in 'e' */
-	if (ne == style || ((ne[-1] | 0x20) != 'y' && (ne[-1] | 0x20) != 'e'))
+	/* both end in 'y' */
+	if (ne == style || (ne[-1] | 0x20) != 'y')
 		return false;
 	for (k = 0; k < sizeof(hide) / sizeof(hide[0]); k++) {
 		const char *ns = ne - hide[k].len;
@@ -1162,7 +1174,11 @@ static bool html_text_style_prop_hides(const char *style, size_t len, size_t i)
 	return false;
 }
 
-/* display:none, visibility:hidden or mso-hide:all in a style attribute. */
+/*
+ * display:none or visibility:hidden in a style attribute.  Not mso-hide:all:
+ * that hides from Outlook the twin of what <!--[if mso]> shows it, and we
+ * drop the conditional comment, as any other client does.
+ */
 static bool html_text_style_hides(const char *style, size_t len)
 {
 	size_t i = 0;
