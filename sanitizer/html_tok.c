@@ -3,23 +3,27 @@
  *
  * SUMMARY
  *	Bytes go through two stages.  html_tok_feed() preprocesses the input
- *	stream (CR/CRLF -> LF, invalid UTF-8 -> U+FFFD, a UTF-8 sequence split
- *	between chunks held back until complete) and hands runs of clean bytes
- *	to html_tok_run(), the state machine.  The machine never looks ahead:
- *	the few places where the standard peeks at the next characters
- *	("--", "DOCTYPE", "[CDATA[", "PUBLIC", "SYSTEM", named references) are
- *	matched one character at a time with the consumed prefix kept, so a
- *	chunk may end anywhere.  Text states scan with SSE2 (or a byte loop) to
- *	the next character that matters and emit whole runs straight from the
- *	input, so most text is never copied.
+ *	stream (CR/CRLF -> LF, invalid UTF-8 -> U+FFFD by the WHATWG decoder's
+ *	rules, a UTF-8 sequence split between chunks held back until complete)
+ *	and hands runs of clean bytes to html_tok_run(), the state machine.
+ *	The UTF-8 check runs 32 or 16 bytes at a time (AVX2 or SSSE3, chosen
+ *	at run time; a scalar loop elsewhere and near errors).  The machine
+ *	never looks ahead past its input: where the standard peeks at the
+ *	next characters ("--", "DOCTYPE", "[CDATA[", "PUBLIC", "SYSTEM",
+ *	character references) it matches one character at a time with the
+ *	consumed prefix kept, so a chunk may end anywhere; when the whole
+ *	reference is at hand it is decoded at once (named ones through a hash
+ *	table).  Text states scan with SSE2 (or a byte loop) to the next
+ *	character that matters and emit whole runs straight from the input;
+ *	the tag and attribute states jump to each other directly.
  *
  * SECURITY
  *	All input is untrusted.  The token under construction lives in one
  *	strbuf capped at HTML_TOK_MAX_TOKEN_BYTES (NUL terminators excepted),
  *	attributes at HTML_TOK_MAX_ATTRS; other state is fixed-size.  Work is
  *	linear in the input (the duplicate-attribute check is quadratic in the
- *	capped attribute count; the named-reference search is a binary search
- *	per character).
+ *	capped attribute count; a named reference met in pieces costs a binary
+ *	search per character).
  *
  * DIAGNOSTICS
  *	None: parse errors and truncations are only counted.
