@@ -40,6 +40,7 @@
  * further output is dropped and its overflow flag is set.
  */
 #include "charset.h"
+#include "utf8.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -142,30 +143,6 @@ static void charset_sink_repl(struct charset_sink *s)
 	s->repl++;
 }
 
-static size_t charset_utf8_put(char *b, uint32_t cp)
-{
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		b[0] = (char)(0xC0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		b[0] = (char)(0xE0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		b[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	b[0] = (char)(0xF0 | (cp >> 18));
-	b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-	b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-	b[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
 /* Code points that never reach the output as themselves (see the header). */
 static bool charset_cp_filtered(uint32_t cp)
 {
@@ -197,7 +174,7 @@ static void charset_sink_cp(struct charset_sink *s, uint32_t cp)
 		charset_sink_repl(s);
 		return;
 	}
-	charset_sink_text(s, b, charset_utf8_put(b, cp));
+	charset_sink_text(s, b, utf8_put(cp, b));
 }
 
 static void charset_sink_end(struct charset_sink *s)
@@ -777,7 +754,7 @@ static void charset_cp932_decode(const uint8_t *p, size_t len, struct charset_si
 			if (cp) {
 				char b[3];
 
-				charset_sink_text(s, b, charset_utf8_put(b, cp));
+				charset_sink_text(s, b, utf8_put(cp, b));
 				i += 2;
 			} else {
 				charset_sink_repl(s);
@@ -825,7 +802,7 @@ static void charset_eucjp_decode(const uint8_t *p, size_t len, struct charset_si
 			if (cp) {
 				char b[3];
 
-				charset_sink_text(s, b, charset_utf8_put(b, cp));
+				charset_sink_text(s, b, utf8_put(cp, b));
 			} else if (!charset_iconv_char("EUC-JP-MS", p + i, 2, s)) {
 				charset_sink_repl(s);
 			}
@@ -1008,7 +985,7 @@ static void charset_jis_pair(enum charset_g0 g, uint8_t c1, uint8_t c2, struct c
 		if (cp) {
 			char u[3];
 
-			charset_sink_text(s, u, charset_utf8_put(u, cp));
+			charset_sink_text(s, u, utf8_put(cp, u));
 		} else {
 			charset_sink_repl(s);
 		}
@@ -1133,7 +1110,7 @@ static void charset_iso2022jp_decode(const uint8_t *p, size_t len, struct charse
 				if (cp) {
 					char u[3];
 
-					charset_sink_text(s, u, charset_utf8_put(u, cp));
+					charset_sink_text(s, u, utf8_put(cp, u));
 				} else {
 					charset_sink_repl(s);
 				}
@@ -2081,7 +2058,7 @@ static void charset_hdr_encode(struct charset_hdr *h, const uint8_t *p, size_t l
 			} else {
 				char b[4];
 
-				strbuf_append(&unit, b, charset_utf8_put(b, cp));
+				strbuf_append(&unit, b, utf8_put(cp, b));
 			}
 			close = st2.kanji ? 3 : 0;
 			if (raw.len && raw.len + unit.len + close > budget)

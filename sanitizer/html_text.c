@@ -386,34 +386,6 @@ static const char *html_text_attr(const struct html_tok_token *tok, const char *
 	return NULL;
 }
 
-/* memcpy for the short strings that are most of what is copied: no call. */
-static inline void html_text_copy(char *d, const void *src, size_t n)
-{
-	const char *s = src;
-
-	if (n > 16) {
-		memcpy(d, s, n);
-	} else if (n >= 8) {
-		uint64_t a, b;
-
-		memcpy(&a, s, 8);
-		memcpy(&b, s + n - 8, 8);
-		memcpy(d, &a, 8);
-		memcpy(d + n - 8, &b, 8);
-	} else if (n >= 4) {
-		uint32_t a, b;
-
-		memcpy(&a, s, 4);
-		memcpy(&b, s + n - 4, 4);
-		memcpy(d, &a, 4);
-		memcpy(d + n - 4, &b, 4);
-	} else if (n) {
-		d[0] = s[0];
-		d[n / 2] = s[n / 2];
-		d[n - 1] = s[n - 1];
-	}
-}
-
 /* ---- the writer ---------------------------------------------------------- */
 
 static inline void html_text_out(struct html_text *h, const char *s, size_t n)
@@ -422,7 +394,7 @@ static inline void html_text_out(struct html_text *h, const char *s, size_t n)
 
 	/* without a call when there is room and no limit in the way */
 	if (b->len + n < b->cap && (b->max == 0 || b->len + n <= b->max)) {
-		html_text_copy(b->s + b->len, s, n);
+		html_tok_copy(b->s + b->len, s, n);
 		b->len += n;
 		b->s[b->len] = '\0';
 		return;

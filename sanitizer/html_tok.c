@@ -29,6 +29,7 @@
  *	None: parse errors and truncations are only counted.
  */
 #include "html_tok.h"
+#include "utf8.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
@@ -264,34 +265,6 @@ html_tok_scan_table(const unsigned char *p, const unsigned char *end, const unsi
 	while (p < end && !stop[*p])
 		p++;
 	return p;
-}
-
-/* memcpy for the short strings that are most of what is copied: no call. */
-static inline void html_tok_copy(char *d, const void *src, size_t n)
-{
-	const char *s = src;
-
-	if (n > 16) {
-		memcpy(d, s, n);
-	} else if (n >= 8) {
-		uint64_t a, b;
-
-		memcpy(&a, s, 8);
-		memcpy(&b, s + n - 8, 8);
-		memcpy(d, &a, 8);
-		memcpy(d + n - 8, &b, 8);
-	} else if (n >= 4) {
-		uint32_t a, b;
-
-		memcpy(&a, s, 4);
-		memcpy(&b, s + n - 4, 4);
-		memcpy(d, &a, 4);
-		memcpy(d + n - 4, &b, 4);
-	} else if (n) {
-		d[0] = s[0];
-		d[n / 2] = s[n / 2];
-		d[n - 1] = s[n - 1];
-	}
 }
 
 /* ---- output helpers ---------------------------------------------------- */
@@ -624,30 +597,6 @@ static void html_tok_ref_flush(struct html_tok *t, const void *s, size_t n)
 		html_tok_emit(t, s, n);
 }
 
-static size_t html_tok_utf8_put(uint32_t cp, char *out)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xC0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xE0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		out[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-	out[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
 /* Key of entity i at name position k: the byte, or -1 if the name is that short. */
 static inline int html_tok_ent_key(size_t i, size_t k)
 {
@@ -776,7 +725,7 @@ static void html_tok_numeric_end(struct html_tok *t)
 			cp = html_tok_c1_table[cp - 0x80];
 	}
 	t->state = t->ret;
-	html_tok_ref_flush(t, out, html_tok_utf8_put(cp, out));
+	html_tok_ref_flush(t, out, utf8_put(cp, out));
 }
 
 /*

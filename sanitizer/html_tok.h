@@ -26,6 +26,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 /* Bytes of one tag (name and every attribute), comment or DOCTYPE kept. */
 #define HTML_TOK_MAX_TOKEN_BYTES (1024 * 1024)
@@ -113,5 +115,33 @@ void html_tok_set_cdata_allowed(struct html_tok *t, bool allowed);
 unsigned long html_tok_errors(const struct html_tok *t);
 /* Bytes or attributes dropped by the limits above. */
 unsigned long html_tok_truncations(const struct html_tok *t);
+
+/* memcpy for the short strings that are most of what is copied: no call. */
+static inline void html_tok_copy(char *d, const void *src, size_t n)
+{
+	const char *s = src;
+
+	if (n > 16) {
+		memcpy(d, s, n);
+	} else if (n >= 8) {
+		uint64_t a, b;
+
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4) {
+		uint32_t a, b;
+
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		memcpy(d, &a, 4);
+		memcpy(d + n - 4, &b, 4);
+	} else if (n) {
+		d[0] = s[0];
+		d[n / 2] = s[n / 2];
+		d[n - 1] = s[n - 1];
+	}
+}
 
 #endif
