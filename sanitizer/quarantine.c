@@ -17,8 +17,8 @@
  * DIAGNOSTICS: every failure appends "quarantine: <what>: <strerror>" to the
  * caller's err buffer and returns -1 (or NULL); the relay answers 4xx.
  */
-#include "quarantine.h"
 #include "json.h"
+#include "quarantine.h"
 #include "xalloc.h"
 
 #include <dirent.h>
@@ -359,12 +359,15 @@ static int quarantine_read_meta(struct quarantine *q, const char *entry, struct 
 	return rc;
 }
 
+/* st is message.eml's status, or the entry directory's when !complete. */
 typedef int (*quarantine_visit_fn)(struct quarantine *q, const char *id, const char *entry,
-                                   const struct stat *st, void *ctx, struct strbuf *err);
+                                   const struct stat *st, bool complete, void *ctx,
+                                   struct strbuf *err);
 
-/* Walk every entry that has a message.eml, calling visit. */
-static int quarantine_walk(struct quarantine *q, quarantine_visit_fn visit, void *ctx,
-                           struct strbuf *err)
+/* Walk every entry that has a message.eml (and, with incomplete_too, those
+ * left without one by a crash), calling visit. */
+static int quarantine_walk(struct quarantine *q, quarantine_visit_fn visit, bool incomplete_too,
+                           void *ctx, struct strbuf *err)
 {
 	struct dirent *de;
 	DIR *top;
@@ -403,10 +406,13 @@ static int quarantine_walk(struct quarantine *q, quarantine_visit_fn visit, void
 			                     ee->d_name) ||
 			    !quarantine_path(path, sizeof(path), "%s/message.eml", entry))
 				continue;
-			if (fstatat(q->dfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-			    !S_ISREG(st.st_mode))
-				continue; /* interrupted before the message was in place */
-			rc = visit(q, id, entry, &st, ctx, err);
+			if (fstatat(q->dfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISREG(st.st_mode))
+				rc = visit(q, id, entry, &st, true, ctx, err);
+			else if (incomplete_too &&
+			         fstatat(q->dfd, entry, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			         S_ISDIR(st.st_mode))
+				rc = visit(q, id, entry, &st, false, ctx, err);
 		}
 		closedir(sub);
 	}
@@ -420,13 +426,15 @@ struct quarantine_list_ctx {
 };
 
 static int quarantine_list_visit(struct quarantine *q, const char *id, const char *entry,
-                                 const struct stat *st, void *ctx, struct strbuf *err)
+                                 const struct stat *st, bool complete, void *ctx,
+                                 struct strbuf *err)
 {
 	struct quarantine_list_ctx *lc = ctx;
 	struct quarantine_entry e;
 	struct strbuf meta;
 	int rc;
 
+	(void)complete;
 	strbuf_init(&meta, QUARANTINE_MAX_META_BYTES);
 	if (quarantine_read_meta(q, entry, &meta, err) < 0) {
 		strbuf_free(&meta);
@@ -446,7 +454,7 @@ int quarantine_list(struct quarantine *q, int (*fn)(void *ctx, const struct quar
 {
 	struct quarantine_list_ctx lc = {fn, ctx};
 
-	return quarantine_walk(q, quarantine_list_visit, &lc, err);
+	return quarantine_walk(q, quarantine_list_visit, false, &lc, err);
 }
 
 int quarantine_get(struct quarantine *q, const char *id, struct strbuf *msg_r,
@@ -531,30 +539,67 @@ static int quarantine_remove(struct quarantine *q, const char *entry, struct str
 	return quarantine_sync_dir(q, ".", err);
 }
 
+/* Remove the temporary files a crash left in a kept entry. */
+static int quarantine_remove_stale_tmp(struct quarantine *q, const char *entry, time_t cutoff,
+                                       struct strbuf *err)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	fd = openat(q->dfd, entry, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return quarantine_fail(err, errno, "open", entry);
+	}
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, ".tmp-", 5) != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    st.st_mtime >= cutoff)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
+			int e = errno;
+
+			closedir(d);
+			return quarantine_fail(err, e, "unlink in", entry);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
 struct quarantine_prune_ctx {
-	time_t cutoff;
+	time_t cutoff;       /* complete entries first stored before this go */
+	time_t stale_cutoff; /* incomplete ones untouched since before this go */
 	long removed;
 };
 
 static int quarantine_prune_visit(struct quarantine *q, const char *id, const char *entry,
-                                  const struct stat *st, void *ctx, struct strbuf *err)
+                                  const struct stat *st, bool complete, void *ctx,
+                                  struct strbuf *err)
 {
 	struct quarantine_prune_ctx *pc = ctx;
 
 	(void)id;
-	if (st->st_mtime >= pc->cutoff)
+	if (complete && st->st_mtime >= pc->cutoff)
+		return quarantine_remove_stale_tmp(q, entry, pc->stale_cutoff, err);
+	if (!complete && st->st_mtime >= pc->stale_cutoff)
 		return 0;
 	if (quarantine_remove(q, entry, err) < 0)
 		return -1;
-	pc->removed++;
+	if (complete)
+		pc->removed++;
 	return 0;
 }
 
 long quarantine_prune(struct quarantine *q, unsigned days, time_t now, struct strbuf *err)
 {
-	struct quarantine_prune_ctx pc = {now - (time_t)days * 86400, 0};
+	struct quarantine_prune_ctx pc = {now - (time_t)days * 86400,
+	                                  now - QUARANTINE_STALE_INCOMPLETE_S, 0};
 
-	if (quarantine_walk(q, quarantine_prune_visit, &pc, err) < 0)
+	if (quarantine_walk(q, quarantine_prune_visit, true, &pc, err) < 0)
 		return -1;
 	return pc.removed;
 }

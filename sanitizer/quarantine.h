@@ -17,12 +17,16 @@
 #include <stddef.h>
 #include <time.h>
 
+/* Limits and defaults. */
 #define QUARANTINE_RETENTION_DAYS_DEFAULT 365
 #define QUARANTINE_ID_LEN 64                              /* hex digits of SHA-256 */
-#define QUARANTINE_MAX_MESSAGE_BYTES (256u * 1024 * 1024) /* read-back limit */
-#define QUARANTINE_MAX_META_BYTES (16u * 1024 * 1024)     /* all records of one entry */
-#define QUARANTINE_MAX_RECORDS 10000                      /* metadata records per entry */
+#define QUARANTINE_MAX_MESSAGE_BYTES (256u * 1024 * 1024) /* read back by get */
+#define QUARANTINE_MAX_META_BYTES (16u * 1024 * 1024)     /* records of one entry */
+#define QUARANTINE_MAX_RECORDS 10000                      /* records per entry */
+#define QUARANTINE_STALE_INCOMPLETE_S 3600                /* crash leftovers pruned after */
 
+/* One handle per thread: the handle's temporary-name counter is not locked.
+ * Several processes may share a store. */
 struct quarantine;
 
 struct quarantine_entry {
@@ -63,8 +67,10 @@ int quarantine_list(struct quarantine *q, int (*fn)(void *ctx, const struct quar
 int quarantine_get(struct quarantine *q, const char *id, struct strbuf *msg_r,
                    struct strbuf *meta_r, struct strbuf *err);
 
-/* Remove every entry first stored more than days days before now.  Returns
- * the number removed, or -1 with the reason in err (entries removed before
+/* Remove every entry first stored more than days days before now, and any
+ * entry directory a crash left without message.eml once untouched for
+ * QUARANTINE_STALE_INCOMPLETE_S.  Returns the number of complete entries
+ * removed, or -1 with the reason in err (entries removed before
  * the failure stay removed). */
 long quarantine_prune(struct quarantine *q, unsigned days, time_t now, struct strbuf *err);
 

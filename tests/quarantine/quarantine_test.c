@@ -209,6 +209,33 @@ static void test_prune_by_age(void)
 	CHECK(quarantine_get(q, a, NULL, NULL, &err) < 0);
 	CHECK(quarantine_get(q, b, NULL, NULL, &err) == 0);
 	CHECK(test_count(q) == 1);
+	/* a crash leftover: an entry directory with only a temporary file */
+	{
+		static const char orphan[] =
+		    "0000000000000000000000000000000000000000000000000000000000000000";
+		char dir[600], tmp[700];
+		int fd, n;
+
+		n = snprintf(dir, sizeof(dir), "%s/00", store);
+		CHECK(n > 0 && (size_t)n < sizeof(dir) && mkdir(dir, 0700) == 0);
+		test_entry_path(dir, sizeof(dir), store, orphan, "");
+		CHECK(mkdir(dir, 0700) == 0);
+		n = snprintf(tmp, sizeof(tmp), "%s.tmp-1-1", dir);
+		CHECK(n > 0 && (size_t)n < sizeof(tmp));
+		fd = open(tmp, O_WRONLY | O_CREAT, 0600);
+		CHECK(fd >= 0 && write(fd, "par", 3) == 3);
+		close(fd);
+		CHECK(test_count(q) == 1); /* never listed */
+		/* fresh: left alone (a store may be writing it) */
+		CHECK(quarantine_prune(q, QUARANTINE_RETENTION_DAYS_DEFAULT, now, &err) == 0);
+		CHECK(access(dir, F_OK) == 0);
+		CHECK(quarantine_prune(q, QUARANTINE_RETENTION_DAYS_DEFAULT,
+		                       now + QUARANTINE_STALE_INCOMPLETE_S + 10, &err) == 0);
+		CHECK(access(dir, F_OK) < 0);
+		n = snprintf(dir, sizeof(dir), "%s/00", store);
+		CHECK(n > 0 && (size_t)n < sizeof(dir) && access(dir, F_OK) < 0);
+	}
+	CHECK(test_count(q) == 1);
 	/* an injected "now" two years on removes the rest */
 	CHECK(quarantine_prune(q, QUARANTINE_RETENTION_DAYS_DEFAULT, now + 730 * 86400, &err) == 1);
 	CHECK(test_count(q) == 0);
@@ -354,6 +381,24 @@ static void test_crash_consistency(void)
 	entries = test_count(q);
 	CHECK(entries > 0);
 	CHECK(quarantine_list(q, test_verify_cb, q, &err) == 0);
+	/* once stale, crash leftovers go; complete entries stay */
+	{
+		char cmd[700];
+		int n =
+		    snprintf(cmd, sizeof(cmd), "test -z \"$(find '%s' -name '.tmp-*')\"", store);
+
+		CHECK(n > 0 && (size_t)n < sizeof(cmd));
+		printf("crash leftovers (temporary files): ");
+		fflush(stdout);
+		n = snprintf(cmd, sizeof(cmd), "find '%s' -name '.tmp-*' | wc -l", store);
+		CHECK(n > 0 && (size_t)n < sizeof(cmd) && system(cmd) == 0);
+		n = snprintf(cmd, sizeof(cmd), "test -z \"$(find '%s' -name '.tmp-*')\"", store);
+		CHECK(n > 0 && (size_t)n < sizeof(cmd));
+		CHECK(quarantine_prune(q, QUARANTINE_RETENTION_DAYS_DEFAULT,
+		                       time(NULL) + QUARANTINE_STALE_INCOMPLETE_S + 10, &err) == 0);
+		CHECK(test_count(q) == entries);
+		CHECK(system(cmd) == 0);
+	}
 	quarantine_close(q);
 	strbuf_free(&err);
 	printf("crash consistency: %d entries after 30 kills, all complete\n", entries);
