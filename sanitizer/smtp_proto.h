@@ -40,10 +40,14 @@ struct smtp_proto_callbacks {
 	/* One content line, dot-unstuffed, ending in CRLF. */
 	void (*data)(void *ctx, const char *line, size_t len);
 	/* The message ended with CRLF.CRLF and broke no limit; return true to
-	 * answer 250, false for 451 (the sender keeps it). */
+	 * answer 250, false for 451 (the sender keeps it).  Either way the
+	 * transaction is over; abort is not called.  The answer is synchronous:
+	 * a daemon that forwards before answering must hold further input
+	 * until it has one. */
 	bool (*message)(void *ctx);
 	/* The transaction (possibly with content already given) is void:
-	 * RSET, new EHLO, STARTTLS, a rejected message, a fatal error. */
+	 * RSET, new EHLO, STARTTLS, QUIT, a refused message (overlong line or
+	 * size), a fatal error.  Drop whatever data gave. */
 	void (*abort)(void *ctx);
 };
 
@@ -95,9 +99,10 @@ void smtp_proto_greet(struct smtp_proto *p, struct strbuf *out);
 
 /* Consume n bytes read from the client, appending replies to out.  Feed all
  * the bytes of one read in one call: bytes after STARTTLS in the same call
- * (or any call before smtp_proto_tls_started) are plaintext injection, and
- * the 220 is replaced by 521 and SMTP_PROTO_CLOSE.  After CLOSE, input is
- * ignored.  Returns what the caller must do next. */
+ * (or any call before smtp_proto_tls_started) are plaintext injection:
+ * the 220 is replaced by 521 (same call) or followed by it (later call),
+ * and the result is SMTP_PROTO_CLOSE.  After CLOSE, input is ignored.
+ * Returns what the caller must do next; never fails otherwise. */
 enum smtp_proto_status smtp_proto_feed(struct smtp_proto *p, const void *buf, size_t n,
                                        struct strbuf *out);
 
