@@ -254,6 +254,16 @@ int main(void)
 	E("vrfy_refused_bdat_refused_noop", "VRFY root\r\nBDAT 10 LAST\r\nNOOP\r\n",
 	  G "252 2.5.2 Cannot VRFY user\r\n502 5.5.1 BDAT not implemented\r\n250 2.0.0 Ok\r\n", 0,
 	  NULL, false);
+	E("ehlo_without_argument", "EHLO\r\nHELO \r\n",
+	  G "501 5.5.4 Syntax: EHLO hostname\r\n501 5.5.4 Syntax: EHLO hostname\r\n", 0, NULL,
+	  false);
+	E("ehlo_mid_transaction_resets", "HELO c\r\nMAIL FROM:<a@b>\r\nEHLO c\r\nRCPT TO:<c@d>\r\n",
+	  G "250 mx.test\r\n250 2.1.0 Ok\r\n" EH "503 5.5.1 Need MAIL before RCPT\r\n", 0, NULL,
+	  false);
+	E("dot_line_split_by_bare_cr_in_data", HEAD ".\r.\r\n" SMUGGLE,
+	  G EH OKS "521 5.5.2 Bare CR received; closing\r\n", 0, "", true);
+	E("mail_path_with_control_byte", "HELO c\r\nMAIL FROM:<a\x01@b>\r\n",
+	  G "250 mx.test\r\n501 5.1.7 Bad sender address syntax\r\n", 0, NULL, false);
 	E("quit_ignores_rest", "QUIT\r\nHELO c\r\n", G "221 2.0.0 Bye\r\n", 0, NULL, true);
 	E("unknown_and_empty_command", "FOO\r\n\r\n",
 	  G "500 5.5.2 Command unrecognized\r\n500 5.5.2 Command unrecognized\r\n", 0, NULL, false);
@@ -293,6 +303,24 @@ int main(void)
 		n += 2;
 		expect("command_line_999_octets", in, n,
 		       G "250 2.0.0 Ok\r\n500 5.5.2 Line too long\r\n", 0, NULL, false);
+	}
+	/* 998 octets + CRLF is allowed, in a command and in DATA */
+	{
+		static char in[4096];
+		const char *h = "HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n";
+		size_t n = strlen(h);
+		memcpy(in, h, n);
+		memset(in + n, 'x', 998);
+		n += 998;
+		memcpy(in + n, "\r\n.\r\n", 5);
+		n += 5;
+		static char want[1024];
+		memset(want, 'x', 998);
+		memcpy(want + 998, "\r\n\n==\n", 6);
+		expect("data_line_998_octets_accepted", in, n,
+		       G "250 mx.test\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+		         "354 End data with <CR><LF>.<CR><LF>\r\n" Q,
+		       1, want, false);
 	}
 	/* message size: 10000 content bytes, rejected at the real end */
 	{
