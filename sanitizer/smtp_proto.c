@@ -228,7 +228,14 @@ static void smtp_proto_rcpt(struct smtp_proto *p, struct strbuf *out, const char
 		strbuf_puts(out, "452 4.5.3 Too many recipients\r\n");
 		return;
 	}
-	if (!p->cb->rcpt(p->ctx, path)) {
+	enum smtp_proto_verdict v = p->cb->rcpt(p->ctx, path);
+	if (v == SMTP_PROTO_DEFER) {
+		p->wait_from = p->state;
+		p->wait_message = false;
+		p->state = SMTP_PROTO_S_WAIT;
+		return;
+	}
+	if (v != SMTP_PROTO_ACCEPT) {
 		strbuf_puts(out, "550 5.1.1 Recipient rejected\r\n");
 		return;
 	}
@@ -318,10 +325,16 @@ static void smtp_proto_data_line(struct smtp_proto *p, struct strbuf *out)
 		} else {
 			p->state = SMTP_PROTO_S_GREETED;
 			p->nrcpt = 0;
-			if (p->cb->message(p->ctx))
+			enum smtp_proto_verdict v = p->cb->message(p->ctx);
+			if (v == SMTP_PROTO_DEFER) {
+				p->wait_from = SMTP_PROTO_S_GREETED;
+				p->wait_message = true;
+				p->state = SMTP_PROTO_S_WAIT;
+			} else if (v == SMTP_PROTO_ACCEPT) {
 				strbuf_puts(out, "250 2.0.0 Ok: queued\r\n");
-			else
+			} else {
 				strbuf_puts(out, "451 4.3.0 Message not accepted, try again\r\n");
+			}
 		}
 		return;
 	}
@@ -352,9 +365,17 @@ enum smtp_proto_status smtp_proto_feed(struct smtp_proto *p, const void *buf, si
 	enum smtp_proto_status st = SMTP_PROTO_OK;
 	size_t tls_mark = 0;
 
+	p->consumed = 0;
+	if (p->state == SMTP_PROTO_S_WAIT)
+		return SMTP_PROTO_WAIT;
+	p->consumed = n;
 	for (size_t i = 0; i < n; i++) {
 		if (p->state == SMTP_PROTO_S_CLOSED)
 			return SMTP_PROTO_CLOSE;
+		if (p->state == SMTP_PROTO_S_WAIT) {
+			p->consumed = i;
+			return SMTP_PROTO_WAIT;
+		}
 		if (p->state == SMTP_PROTO_S_TLS_WAIT) {
 			/* plaintext after STARTTLS: injection (CVE-2011-0411) */
 			if (st == SMTP_PROTO_STARTTLS) {
@@ -408,6 +429,8 @@ enum smtp_proto_status smtp_proto_feed(struct smtp_proto *p, const void *buf, si
 	}
 	if (p->state == SMTP_PROTO_S_CLOSED)
 		return SMTP_PROTO_CLOSE;
+	if (p->state == SMTP_PROTO_S_WAIT)
+		return SMTP_PROTO_WAIT;
 	if (p->state == SMTP_PROTO_S_TLS_WAIT) {
 		if (p->pending_cr || p->len > 0) {
 			smtp_proto_fatal(p, out, "521 5.5.1 Commands pipelined after STARTTLS\r\n");
@@ -416,6 +439,19 @@ enum smtp_proto_status smtp_proto_feed(struct smtp_proto *p, const void *buf, si
 		return SMTP_PROTO_STARTTLS;
 	}
 	return st == SMTP_PROTO_STARTTLS ? SMTP_PROTO_OK : st;
+}
+
+bool smtp_proto_resume(struct smtp_proto *p, const char *reply, struct strbuf *out)
+{
+	if (p->state != SMTP_PROTO_S_WAIT)
+		return false;
+	strbuf_puts(out, reply);
+	p->state = p->wait_from;
+	if (p->wait_message)
+		p->nrcpt = 0;
+	else if (reply[0] == '2')
+		p->nrcpt++;
+	return true;
 }
 
 void smtp_proto_tls_started(struct smtp_proto *p)

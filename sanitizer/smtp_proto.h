@@ -32,19 +32,27 @@
 #define SMTP_PROTO_PATH_MAX 256  /* octets of a reverse/forward path */
 #define SMTP_PROTO_MAX_ERRORS 20 /* syntax/sequence errors before 421 and close */
 
+/* What a rcpt or message callback decides. */
+enum smtp_proto_verdict {
+	SMTP_PROTO_REFUSE = 0, /* 550 for RCPT, 451 for the message */
+	SMTP_PROTO_ACCEPT = 1, /* 250 */
+	SMTP_PROTO_DEFER = 2,  /* answer later with smtp_proto_resume */
+};
+
 struct smtp_proto_callbacks {
 	/* MAIL FROM accepted syntactically; return false to refuse (550). */
 	bool (*mail)(void *ctx, const char *from);
-	/* RCPT TO accepted syntactically; return false to refuse (550). */
-	bool (*rcpt)(void *ctx, const char *to);
+	/* RCPT TO accepted syntactically (and within max_rcpt).  DEFER: the
+	 * reply comes from smtp_proto_resume (a 2xx reply counts the
+	 * recipient). */
+	enum smtp_proto_verdict (*rcpt)(void *ctx, const char *to);
 	/* One content line, dot-unstuffed, ending in CRLF. */
 	void (*data)(void *ctx, const char *line, size_t len);
-	/* The message ended with CRLF.CRLF and broke no limit; return true to
-	 * answer 250, false for 451 (the sender keeps it).  Either way the
-	 * transaction is over; abort is not called.  The answer is synchronous:
-	 * a daemon that forwards before answering must hold further input
-	 * until it has one. */
-	bool (*message)(void *ctx);
+	/* The message ended with CRLF.CRLF and broke no limit; ACCEPT answers
+	 * 250, REFUSE 451 (the sender keeps it), DEFER waits for
+	 * smtp_proto_resume.  Whatever the answer, the transaction is over;
+	 * abort is not called. */
+	enum smtp_proto_verdict (*message)(void *ctx);
 	/* The transaction (possibly with content already given) is void:
 	 * RSET, new EHLO, STARTTLS, QUIT, a refused message (overlong line or
 	 * size), a fatal error.  Drop whatever data gave. */
@@ -55,6 +63,9 @@ enum smtp_proto_status {
 	SMTP_PROTO_OK,       /* send the output, read more */
 	SMTP_PROTO_STARTTLS, /* send the output, handshake, then smtp_proto_tls_started */
 	SMTP_PROTO_CLOSE,    /* send the output, then close the connection */
+	SMTP_PROTO_WAIT,     /* a callback deferred: send the output, keep the
+	                      * unconsumed input (see consumed), feed nothing
+	                      * until smtp_proto_resume */
 };
 
 enum smtp_proto_state {
@@ -63,6 +74,7 @@ enum smtp_proto_state {
 	SMTP_PROTO_S_MAIL,      /* after MAIL, maybe with recipients */
 	SMTP_PROTO_S_DATA,      /* reading content */
 	SMTP_PROTO_S_TLS_WAIT,  /* 220 to STARTTLS sent; no input allowed */
+	SMTP_PROTO_S_WAIT,      /* a deferred RCPT or end-of-data awaits its reply */
 	SMTP_PROTO_S_CLOSED,
 };
 
@@ -79,6 +91,9 @@ struct smtp_proto {
 	enum smtp_proto_state state;
 	bool tls;
 	uint64_t offset;  /* input bytes consumed over the session */
+	size_t consumed;  /* bytes of the last smtp_proto_feed call consumed */
+	enum smtp_proto_state wait_from; /* state a deferral returns to */
+	bool wait_message; /* the deferred callback was message, not rcpt */
 	unsigned nrcpt;   /* accepted recipients of this transaction */
 	unsigned nerrors; /* errors answered so far */
 	uint64_t size;    /* content bytes of the current message */
@@ -97,7 +112,8 @@ void smtp_proto_init(struct smtp_proto *p, const char *hostname, size_t max_size
 /* Append the 220 greeting to out. */
 void smtp_proto_greet(struct smtp_proto *p, struct strbuf *out);
 
-/* Consume n bytes read from the client, appending replies to out.  Feed all
+/* Consume n bytes read from the client, appending replies to out, and set
+ * p->consumed (n unless the result is SMTP_PROTO_WAIT).  Feed all
  * the bytes of one read in one call: bytes after STARTTLS in the same call
  * (or any call before smtp_proto_tls_started) are plaintext injection:
  * the 220 is replaced by 521 (same call) or followed by it (later call),
@@ -105,6 +121,13 @@ void smtp_proto_greet(struct smtp_proto *p, struct strbuf *out);
  * Returns what the caller must do next; never fails otherwise. */
 enum smtp_proto_status smtp_proto_feed(struct smtp_proto *p, const void *buf, size_t n,
                                        struct strbuf *out);
+
+/* Answer the deferred callback with reply (one or more complete reply
+ * lines, CRLF-terminated; copied to out).  For a deferred RCPT a reply
+ * starting with '2' counts the recipient; after a deferred message the
+ * session is ready for a new transaction.  Then feed the input kept back.
+ * Returns false (and does nothing) if nothing was deferred. */
+bool smtp_proto_resume(struct smtp_proto *p, const char *reply, struct strbuf *out);
 
 /* The TLS handshake after SMTP_PROTO_STARTTLS succeeded: forget all input
  * state and the EHLO (RFC 3207 4.2); the client must greet again. */

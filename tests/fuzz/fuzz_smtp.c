@@ -20,12 +20,22 @@ struct fz {
 	struct strbuf cur;
 	struct strbuf msgs;
 	unsigned nmsg;
+	unsigned nrcpt;
 };
 
 static bool fz_yes(void *ctx, const char *s)
 {
 	(void)ctx;
 	return s[0] != 'r';
+}
+
+/* Every second recipient is answered later through smtp_proto_resume. */
+static enum smtp_proto_verdict fz_rcpt(void *ctx, const char *s)
+{
+	struct fz *f = ctx;
+	if (s[0] == 'r')
+		return SMTP_PROTO_REFUSE;
+	return (f->nrcpt++ % 2) ? SMTP_PROTO_DEFER : SMTP_PROTO_ACCEPT;
 }
 
 static void fz_data(void *ctx, const char *line, size_t len)
@@ -39,7 +49,7 @@ static void fz_data(void *ctx, const char *line, size_t len)
 	strbuf_append(&f->cur, line, len);
 }
 
-static bool fz_message(void *ctx)
+static enum smtp_proto_verdict fz_message(void *ctx)
 {
 	struct fz *f = ctx;
 	uint64_t off = f->p->offset;
@@ -49,7 +59,8 @@ static bool fz_message(void *ctx)
 	strbuf_puts(&f->msgs, "\n==\n");
 	strbuf_reset(&f->cur);
 	f->nmsg++;
-	return f->nmsg % 3 != 2;
+	return f->nmsg % 3 == 2 ? SMTP_PROTO_REFUSE
+	                        : f->nmsg % 3 == 1 ? SMTP_PROTO_DEFER : SMTP_PROTO_ACCEPT;
 }
 
 static void fz_abort(void *ctx)
@@ -59,7 +70,7 @@ static void fz_abort(void *ctx)
 }
 
 static const struct smtp_proto_callbacks fz_cb = {
-    fz_yes, fz_yes, fz_data, fz_message, fz_abort,
+    fz_yes, fz_rcpt, fz_data, fz_message, fz_abort,
 };
 
 static void fz_run(const uint8_t *data, size_t size, bool chunked, struct strbuf *out, struct fz *f)
@@ -83,6 +94,18 @@ static void fz_run(const uint8_t *data, size_t size, bool chunked, struct strbuf
 				n = size - off;
 		}
 		enum smtp_proto_status st = smtp_proto_feed(&p, data + off, n, out);
+		if (st == SMTP_PROTO_WAIT) {
+			/* the kept-back bytes are fed again after the answer */
+			if (p.consumed > n)
+				abort();
+			off += p.consumed;
+			if (!smtp_proto_resume(&p, p.wait_message ? "250 2.0.0 later\r\n"
+			                                          : "451 4.4.1 later\r\n", out))
+				abort();
+			continue;
+		}
+		if (p.consumed != n)
+			abort();
 		off += n;
 		if (st == SMTP_PROTO_CLOSE)
 			break;

@@ -26,10 +26,12 @@ static bool rec_mail(void *ctx, const char *from)
 	return strcmp(from, "reject@x") != 0;
 }
 
-static bool rec_rcpt(void *ctx, const char *to)
+static enum smtp_proto_verdict rec_rcpt(void *ctx, const char *to)
 {
 	(void)ctx;
-	return strcmp(to, "reject@x") != 0;
+	if (strcmp(to, "later@x") == 0)
+		return SMTP_PROTO_DEFER;
+	return strcmp(to, "reject@x") != 0 ? SMTP_PROTO_ACCEPT : SMTP_PROTO_REFUSE;
 }
 
 static void rec_data(void *ctx, const char *line, size_t len)
@@ -38,14 +40,18 @@ static void rec_data(void *ctx, const char *line, size_t len)
 	strbuf_append(&r->cur, line, len);
 }
 
-static bool rec_message(void *ctx)
+static enum smtp_proto_verdict rec_message(void *ctx)
 {
 	struct rec *r = ctx;
+	if (r->cur.s && strstr(r->cur.s, "Subject: later")) {
+		strbuf_reset(&r->cur);
+		return SMTP_PROTO_DEFER;
+	}
 	strbuf_append(&r->msgs, r->cur.s ? r->cur.s : "", r->cur.len);
 	strbuf_puts(&r->msgs, "\n==\n");
 	strbuf_reset(&r->cur);
 	r->nmsg++;
-	return true;
+	return SMTP_PROTO_ACCEPT;
 }
 
 static void rec_abort(void *ctx)
@@ -64,6 +70,7 @@ struct run {
 	struct rec rec;
 	enum smtp_proto_status last;
 	bool closed;
+	int ndefer;
 };
 
 static int failures;
@@ -97,6 +104,14 @@ static void run_feed(struct run *r, const char *in, size_t n, size_t step, bool 
 		if (k > n - off)
 			k = n - off;
 		r->last = smtp_proto_feed(&p, in + off, k, &r->out);
+		if (r->last == SMTP_PROTO_WAIT) {
+			/* deferred answers: recipients temp-failed, messages taken */
+			off += p.consumed;
+			smtp_proto_resume(&p, p.wait_message ? "250 2.0.0 Deferred ok\r\n"
+			                                     : "451 4.4.1 Deferred no\r\n", &r->out);
+			r->ndefer++;
+			continue;
+		}
 		off += k;
 		if (r->last == SMTP_PROTO_CLOSE)
 			r->closed = true;
@@ -248,6 +263,17 @@ int main(void)
 	  G "250 mx.test\r\n250 2.1.0 Ok\r\n550 5.1.1 Recipient rejected\r\n"
 	    "554 5.5.1 No valid recipients\r\n",
 	  0, NULL, false);
+	/* deferred answers (the relay asks the next hop first); pipelined
+	 * commands after a deferred RCPT/end-of-data wait for the answer */
+	E("deferred_rcpt_answered_later_then_pipelined_commands",
+	  "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<later@x>\r\nRCPT TO:<c@d>\r\nDATA\r\nhi\r\n."
+	  "\r\nQUIT\r\n",
+	  G EH "250 2.1.0 Ok\r\n451 4.4.1 Deferred no\r\n250 2.1.5 Ok\r\n354 End data with "
+	       "<CR><LF>.<CR><LF>\r\n" Q "221 2.0.0 Bye\r\n",
+	  1, "hi\r\n\n==\n", true);
+	E("deferred_message_answered_later_then_next_transaction",
+	  HEAD "Subject: later\r\n.\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\n",
+	  G EH OKS "250 2.0.0 Deferred ok\r\n" OKS Q, 1, "x\r\n\n==\n", false);
 	E("rset_aborts_transaction", "HELO c\r\nMAIL FROM:<a@b>\r\nRSET\r\nRCPT TO:<c@d>\r\n",
 	  G "250 mx.test\r\n250 2.1.0 Ok\r\n250 2.0.0 Ok\r\n503 5.5.1 Need MAIL before RCPT\r\n", 0,
 	  NULL, false);
