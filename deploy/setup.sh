@@ -10,6 +10,7 @@ nftables conntrack iproute2 iputils-ping netcat-openbsd socat iperf3 tcpdump
 python3
 libgmime-3.0-dev libclamav-dev clamav clamav-testfiles libssl-dev
 libxml2-dev altermime libpython3.11-testsuite
+libseccomp-dev openssl postfix swaks libnet-ssleay-perl libio-socket-ssl-perl
 "
 
 missing=""
@@ -22,6 +23,9 @@ done
 if [ -n "$missing" ]; then
 	echo "setup: installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
+	# postfix: installed unconfigured; the tests and the demo run their
+	# own instances in network namespaces, never the host's
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 	apt-get update -q
 	# shellcheck disable=SC2086
 	apt-get install -y -q --no-install-recommends $missing

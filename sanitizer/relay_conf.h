@@ -1,0 +1,109 @@
+/*
+ * relay_conf - the configuration of sekisho-relayd (/etc/sekisho/relayd.conf).
+ *
+ * "key = value" lines, '#' comments, UTF-8; every key has a documented
+ * default (docs/relayd.md), so an empty file is a working configuration.
+ * Repeated keys "route" and "listen" accumulate; any other repeated key is
+ * an error.  Every error of the file is reported in one run as
+ * "file:line:col: message".  Operator-trusted input, but parsed strictly.
+ */
+#ifndef SEKISHO_RELAY_CONF_H
+#define SEKISHO_RELAY_CONF_H
+
+#include "strbuf.h"
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define RELAY_CONF_DEFAULT_PATH "/etc/sekisho/relayd.conf"
+#define RELAY_CONF_MAX_ROUTES 1024
+#define RELAY_CONF_MAX_LISTEN 16
+
+enum relay_tls_mode {
+	RELAY_TLS_NONE,     /* never STARTTLS to this next hop */
+	RELAY_TLS_MAY,      /* opportunistic: STARTTLS when offered, no verification */
+	RELAY_TLS_ENCRYPT,  /* STARTTLS required (4xx when absent or failing), no verification */
+	RELAY_TLS_VERIFY,   /* STARTTLS required and the certificate verified against tls_ca_file
+	                     * and the route's host name / address */
+};
+
+/* An explicit route: recipient domain -> next hop. */
+struct relay_route {
+	char *domain;                 /* lower case; "*" = default route; ".example.jp" = subdomains */
+	char *host;                   /* next hop as written (address literal or name) */
+	struct sockaddr_storage addr; /* resolved at load time (numeric only: no DNS on the box) */
+	socklen_t addrlen;
+	enum relay_tls_mode tls;
+	unsigned line; /* where it was declared */
+};
+
+struct relay_conf {
+	/* listening */
+	struct sockaddr_storage listen[RELAY_CONF_MAX_LISTEN]; /* default [::]:10025 (dual stack) */
+	socklen_t listenlen[RELAY_CONF_MAX_LISTEN];
+	size_t nlisten;
+	char *hostname; /* default: gethostname() */
+	char *user;     /* drop to this user after bind; default "sekisho" (falls back to
+	                 * "nobody" when absent, with a warning) */
+
+	/* server side TLS (STARTTLS offered only when both are set) */
+	char *tls_cert_file;
+	char *tls_key_file; /* refused when group- or world-readable */
+	/* client side TLS */
+	char *tls_ca_file; /* for RELAY_TLS_VERIFY; default system store */
+	enum relay_tls_mode transparent_tls; /* for transparent (redirected) sessions; default MAY */
+
+	/* limits */
+	size_t max_message_bytes;  /* SIZE; default 50 MiB */
+	unsigned max_recipients;   /* per transaction; default 100 */
+	unsigned max_connections;  /* in total; default 500 */
+	unsigned max_per_client;   /* per client address; default 20 */
+	unsigned session_timeout_s; /* whole session; default 3600 */
+	unsigned idle_timeout_s;    /* between commands / data reads; default 300 */
+	unsigned nexthop_timeout_s; /* per next-hop reply (connect, each command); default 120 */
+	unsigned data_timeout_s;    /* next hop's reply to end-of-data; default 600 */
+
+	/* sanitiser workers */
+	unsigned workers;           /* default: number of CPUs (>= 1) */
+	unsigned worker_timeout_s;  /* per message; default 60 */
+	char *scan_db;              /* ClamAV database dir; default /var/lib/clamav */
+	char *sanitize_policy;      /* sanitize policy file (docs/sanitize.md); NULL = defaults */
+	char *worker_tmpdir;        /* TMPDIR for libclamav in workers; default /dev/shm */
+
+	/* quarantine */
+	char *quarantine_dir;       /* default /var/lib/sekisho/quarantine */
+	unsigned retention_days;    /* default 365 */
+
+	/* routing */
+	char *mailflows_file;       /* written by `sekisho apply`; default
+	                             * /var/lib/sekisho/mailflows (common/mailflows.h) */
+	struct relay_route *routes; /* explicit routes, in file order */
+	size_t nroutes;
+	struct {
+		struct sockaddr_storage addr; /* network address */
+		unsigned prefix;
+	} *explicit_clients;        /* who may use explicit routes ("explicit_clients =
+	                             * 198.18.2.0/24 2001:2:0:2::/64"); default none */
+	size_t nexplicit_clients;
+};
+
+/* Defaults as documented above. */
+void relay_conf_init(struct relay_conf *c);
+/* Read path over the defaults in c.  Returns false with every error as
+ * "path:line:col: message\n" appended to err; true with warnings (if any)
+ * appended to err. */
+bool relay_conf_load(struct relay_conf *c, const char *path, struct strbuf *err);
+/* Semantic checks that need the system (user exists, TLS files present and
+ * not group/world readable, quarantine dir creatable, scan db present,
+ * mailflows file readable when present).  Same reporting as load. */
+bool relay_conf_check(const struct relay_conf *c, const char *path, struct strbuf *err);
+/* The route for a recipient's domain (most specific match; "*" last), or
+ * NULL. */
+const struct relay_route *relay_conf_route(const struct relay_conf *c, const char *domain);
+/* true when addr is inside one of explicit_clients. */
+bool relay_conf_explicit_client(const struct relay_conf *c, const struct sockaddr *addr);
+void relay_conf_free(struct relay_conf *c);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * smtp_client - the client side of SMTP to a next hop, blocking, with a
+ * timeout on every step and STARTTLS through OpenSSL.
+ *
+ * One struct smtp_client is one connection, used by one thread at a time
+ * (any thread).  Every function that talks returns the reply code (200..599)
+ * or 0 when there was no usable reply (connect failure, timeout, connection
+ * lost, TLS failure, malformed reply): then err says why and the connection
+ * is dead (smtp_client_alive false).  Nothing is retried here.
+ *
+ * SECURITY
+ *	Replies are untrusted: lines are limited (SMTP_CLIENT_REPLY_MAX per
+ *	line, SMTP_CLIENT_REPLY_LINES lines), codes must be three digits and
+ *	agree across a multi-line reply, and reply text handed back is cut to
+ *	printable ASCII.  Content is sent with every line ending normalised to
+ *	CRLF (a bare CR or bare LF becomes CRLF) and dot-stuffed, so no bare CR
+ *	or LF and no early end-of-data can ever be emitted.  Plaintext buffered
+ *	from the server after our STARTTLS is an error (no injection).
+ */
+#ifndef SEKISHO_SMTP_CLIENT_H
+#define SEKISHO_SMTP_CLIENT_H
+
+#include "relay_conf.h"
+#include "strbuf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define SMTP_CLIENT_REPLY_MAX 1000 /* octets per reply line */
+#define SMTP_CLIENT_REPLY_LINES 100
+
+struct smtp_client_opts {
+	const char *helo_name;   /* our EHLO name */
+	enum relay_tls_mode tls; /* NONE, MAY, ENCRYPT, VERIFY (relay_conf.h) */
+	const char *ca_file;     /* VERIFY: CA bundle (NULL = system default) */
+	const char *verify_name; /* VERIFY: name or address the certificate must match */
+	unsigned connect_timeout_s; /* connect + greeting */
+	unsigned cmd_timeout_s;     /* each command's reply */
+	unsigned data_timeout_s;    /* sending content + the reply to "." */
+};
+
+struct smtp_reply {
+	int code;          /* 0 = no reply */
+	char enh[16];      /* enhanced status code ("2.0.0"), or "" */
+	char text[512];    /* text of the last line after code and enh, printable ASCII */
+};
+
+struct smtp_client;
+
+/* Connect to addr, read the greeting, EHLO (HELO if EHLO is refused), and
+ * STARTTLS as opts->tls asks (then EHLO again).  Returns the client, or
+ * NULL with the next hop's reply in reply_r (code 4xx/5xx: it refused us)
+ * or code 0 and the reason in err.  With ENCRYPT/VERIFY a next hop that
+ * does not offer STARTTLS, or whose handshake or verification fails, is a
+ * failure (code 0, err says so). */
+struct smtp_client *smtp_client_connect(const struct sockaddr *addr, socklen_t addrlen,
+                                        const struct smtp_client_opts *opts,
+                                        struct smtp_reply *reply_r, struct strbuf *err);
+
+/* MAIL FROM:<from> [SIZE=size] [BODY=8BITMIME when body_8bit and offered]. */
+int smtp_client_mail(struct smtp_client *c, const char *from, size_t size, bool body_8bit,
+                     struct smtp_reply *reply_r, struct strbuf *err);
+/* RCPT TO:<to>. */
+int smtp_client_rcpt(struct smtp_client *c, const char *to, struct smtp_reply *reply_r,
+                     struct strbuf *err);
+/* DATA, then (after 354) len bytes of msg with line ends normalised to CRLF
+ * and dot-stuffed, a final CRLF if missing, and ".".  Returns the reply to
+ * DATA when it is not 354, else the reply to ".". */
+int smtp_client_data(struct smtp_client *c, const char *msg, size_t len,
+                     struct smtp_reply *reply_r, struct strbuf *err);
+/* RSET (to reuse the connection for another transaction). */
+int smtp_client_rset(struct smtp_client *c, struct smtp_reply *reply_r, struct strbuf *err);
+
+bool smtp_client_alive(const struct smtp_client *c);
+bool smtp_client_tls(const struct smtp_client *c);          /* TLS is active */
+bool smtp_client_has_ext(const struct smtp_client *c, const char *ext); /* from EHLO, e.g. "8BITMIME" */
+
+/* Send QUIT (best effort, short timeout) and free; c may be NULL. */
+void smtp_client_quit(struct smtp_client *c);
+/* Close without QUIT and free; c may be NULL. */
+void smtp_client_close(struct smtp_client *c);
+
+/* "code enh text" of a reply as one CRLF-terminated line for our own
+ * client, e.g. "550 5.1.1 <x@y>: Recipient address rejected\r\n"; enh is
+ * synthesised from the code's class when the next hop sent none. */
+void smtp_reply_format(const struct smtp_reply *r, struct strbuf *out);
+
+#endif
