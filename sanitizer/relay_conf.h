@@ -5,7 +5,9 @@
  * default (docs/relayd.md), so an empty file is a working configuration.
  * Repeated keys "route" and "listen" accumulate; any other repeated key is
  * an error.  Every error of the file is reported in one run as
- * "file:line:col: message".  Operator-trusted input, but parsed strictly.
+ * "file:line:col: error: message" followed by the line and a caret under
+ * the offending token (warnings likewise with "warning:").  Operator-trusted
+ * input, but parsed strictly with hard limits.
  */
 #ifndef SEKISHO_RELAY_CONF_H
 #define SEKISHO_RELAY_CONF_H
@@ -20,19 +22,23 @@
 #define RELAY_CONF_DEFAULT_PATH "/etc/sekisho/relayd.conf"
 #define RELAY_CONF_MAX_ROUTES 1024
 #define RELAY_CONF_MAX_LISTEN 16
+#define RELAY_CONF_MAX_EXPLICIT 1024 /* explicit_clients prefixes */
+#define RELAY_CONF_MAX_FILE_BYTES 1048576
+#define RELAY_CONF_MAX_LINE_BYTES 4096
+#define RELAY_CONF_NKEYS 32 /* >= the number of keys (relay_conf.c asserts it) */
 
 enum relay_tls_mode {
-	RELAY_TLS_NONE,     /* never STARTTLS to this next hop */
-	RELAY_TLS_MAY,      /* opportunistic: STARTTLS when offered, no verification */
-	RELAY_TLS_ENCRYPT,  /* STARTTLS required (4xx when absent or failing), no verification */
-	RELAY_TLS_VERIFY,   /* STARTTLS required and the certificate verified against tls_ca_file
-	                     * and the route's host name / address */
+	RELAY_TLS_NONE,    /* never STARTTLS to this next hop */
+	RELAY_TLS_MAY,     /* opportunistic: STARTTLS when offered, no verification */
+	RELAY_TLS_ENCRYPT, /* STARTTLS required (4xx when absent or failing), no verification */
+	RELAY_TLS_VERIFY,  /* STARTTLS required and the certificate verified against tls_ca_file
+	                    * and the route's host name / address */
 };
 
 /* An explicit route: recipient domain -> next hop. */
 struct relay_route {
-	char *domain;                 /* lower case; "*" = default route; ".example.jp" = subdomains */
-	char *host;                   /* next hop as written (address literal or name) */
+	char *domain; /* lower case; "*" = default route; ".example.jp" = subdomains */
+	char *host;   /* next hop as written (address literal or name) */
 	struct sockaddr_storage addr; /* resolved at load time (numeric only: no DNS on the box) */
 	socklen_t addrlen;
 	enum relay_tls_mode tls;
@@ -53,28 +59,29 @@ struct relay_conf {
 	char *tls_key_file; /* refused when group- or world-readable */
 	/* client side TLS */
 	char *tls_ca_file; /* for RELAY_TLS_VERIFY; default system store */
-	enum relay_tls_mode transparent_tls; /* for transparent (redirected) sessions; default MAY */
+	enum relay_tls_mode
+	    transparent_tls; /* for transparent (redirected) sessions; default MAY */
 
 	/* limits */
-	size_t max_message_bytes;  /* SIZE; default 50 MiB */
-	unsigned max_recipients;   /* per transaction; default 100 */
-	unsigned max_connections;  /* in total; default 500 */
-	unsigned max_per_client;   /* per client address; default 20 */
+	size_t max_message_bytes;   /* SIZE; default 50 MiB */
+	unsigned max_recipients;    /* per transaction; default 100 */
+	unsigned max_connections;   /* in total; default 500 */
+	unsigned max_per_client;    /* per client address; default 20 */
 	unsigned session_timeout_s; /* whole session; default 3600 */
 	unsigned idle_timeout_s;    /* between commands / data reads; default 300 */
 	unsigned nexthop_timeout_s; /* per next-hop reply (connect, each command); default 120 */
 	unsigned data_timeout_s;    /* next hop's reply to end-of-data; default 600 */
 
 	/* sanitiser workers */
-	unsigned workers;           /* default: number of CPUs (>= 1) */
-	unsigned worker_timeout_s;  /* per message; default 60 */
-	char *scan_db;              /* ClamAV database dir; default /var/lib/clamav */
-	char *sanitize_policy;      /* sanitize policy file (docs/sanitize.md); NULL = defaults */
-	char *worker_tmpdir;        /* TMPDIR for libclamav in workers; default /dev/shm */
+	unsigned workers;          /* default: number of CPUs (>= 1) */
+	unsigned worker_timeout_s; /* per message; default 60 */
+	char *scan_db;             /* ClamAV database dir; default /var/lib/clamav */
+	char *sanitize_policy;     /* sanitize policy file (docs/sanitize.md); NULL = defaults */
+	char *worker_tmpdir;       /* TMPDIR for libclamav in workers; default /dev/shm */
 
 	/* quarantine */
-	char *quarantine_dir;       /* default /var/lib/sekisho/quarantine */
-	unsigned retention_days;    /* default 365 */
+	char *quarantine_dir;    /* default /var/lib/sekisho/quarantine */
+	unsigned retention_days; /* default 365 */
 
 	/* routing */
 	char *mailflows_file;       /* written by `sekisho apply`; default
@@ -84,9 +91,17 @@ struct relay_conf {
 	struct {
 		struct sockaddr_storage addr; /* network address */
 		unsigned prefix;
-	} *explicit_clients;        /* who may use explicit routes ("explicit_clients =
-	                             * 198.18.2.0/24 2001:2:0:2::/64"); default none */
+	} * explicit_clients; /* who may use explicit routes ("explicit_clients =
+	                       * 198.18.2.0/24 2001:2:0:2::/64"); default none */
 	size_t nexplicit_clients;
+
+	/* private to relay_conf.c: where each key's value was given (line 0 =
+	 * default) and the text, so that relay_conf_check can point at it */
+	struct {
+		unsigned line, col, len;
+	} where[RELAY_CONF_NKEYS];
+	char *text;
+	size_t textlen;
 };
 
 /* Defaults as documented above. */
@@ -95,6 +110,9 @@ void relay_conf_init(struct relay_conf *c);
  * "path:line:col: message\n" appended to err; true with warnings (if any)
  * appended to err. */
 bool relay_conf_load(struct relay_conf *c, const char *path, struct strbuf *err);
+/* The same over a buffer; name is used in messages (tests, fuzzing). */
+bool relay_conf_parse(struct relay_conf *c, const char *name, const char *text, size_t len,
+                      struct strbuf *err);
 /* Semantic checks that need the system (user exists, TLS files present and
  * not group/world readable, quarantine dir creatable, scan db present,
  * mailflows file readable when present).  Same reporting as load. */
