@@ -31,19 +31,19 @@
 #define SMTP_CLIENT_REPLY_LINES 100
 
 struct smtp_client_opts {
-	const char *helo_name;   /* our EHLO name */
-	enum relay_tls_mode tls; /* NONE, MAY, ENCRYPT, VERIFY (relay_conf.h) */
-	const char *ca_file;     /* VERIFY: CA bundle (NULL = system default) */
-	const char *verify_name; /* VERIFY: name or address the certificate must match */
+	const char *helo_name;      /* our EHLO name */
+	enum relay_tls_mode tls;    /* NONE, MAY, ENCRYPT, VERIFY (relay_conf.h) */
+	const char *ca_file;        /* VERIFY: CA bundle (NULL = system default) */
+	const char *verify_name;    /* VERIFY: name or address the certificate must match */
 	unsigned connect_timeout_s; /* connect + greeting */
 	unsigned cmd_timeout_s;     /* each command's reply */
 	unsigned data_timeout_s;    /* sending content + the reply to "." */
 };
 
 struct smtp_reply {
-	int code;          /* 0 = no reply */
-	char enh[16];      /* enhanced status code ("2.0.0"), or "" */
-	char text[512];    /* text of the last line after code and enh, printable ASCII */
+	int code;       /* 0 = no reply */
+	char enh[16];   /* enhanced status code ("2.0.0"), or "" */
+	char text[512]; /* text of the last line after code and enh, printable ASCII */
 };
 
 struct smtp_client;
@@ -67,14 +67,15 @@ int smtp_client_rcpt(struct smtp_client *c, const char *to, struct smtp_reply *r
 /* DATA, then (after 354) len bytes of msg with line ends normalised to CRLF
  * and dot-stuffed, a final CRLF if missing, and ".".  Returns the reply to
  * DATA when it is not 354, else the reply to ".". */
-int smtp_client_data(struct smtp_client *c, const char *msg, size_t len,
-                     struct smtp_reply *reply_r, struct strbuf *err);
+int smtp_client_data(struct smtp_client *c, const char *msg, size_t len, struct smtp_reply *reply_r,
+                     struct strbuf *err);
 /* RSET (to reuse the connection for another transaction). */
 int smtp_client_rset(struct smtp_client *c, struct smtp_reply *reply_r, struct strbuf *err);
 
 bool smtp_client_alive(const struct smtp_client *c);
-bool smtp_client_tls(const struct smtp_client *c);          /* TLS is active */
-bool smtp_client_has_ext(const struct smtp_client *c, const char *ext); /* from EHLO, e.g. "8BITMIME" */
+bool smtp_client_tls(const struct smtp_client *c); /* TLS is active */
+bool smtp_client_has_ext(const struct smtp_client *c,
+                         const char *ext); /* from EHLO, e.g. "8BITMIME" */
 
 /* Send QUIT (best effort, short timeout) and free; c may be NULL. */
 void smtp_client_quit(struct smtp_client *c);
@@ -83,7 +84,22 @@ void smtp_client_close(struct smtp_client *c);
 
 /* "code enh text" of a reply as one CRLF-terminated line for our own
  * client, e.g. "550 5.1.1 <x@y>: Recipient address rejected\r\n"; enh is
- * synthesised from the code's class when the next hop sent none. */
+ * synthesised from the code's class when the next hop sent none (2.0.0,
+ * 4.0.0, 5.0.0; none for other classes).  Code 0 (no reply) is written as
+ * "451 4.4.0 " followed by the text or "No usable reply from next hop". */
 void smtp_reply_format(const struct smtp_reply *r, struct strbuf *out);
+
+/* Parse one reply at the start of buf[0..len) (pure: no I/O, no state).
+ * Lines end in LF (a CR before it is dropped) and hold at most
+ * SMTP_CLIENT_REPLY_MAX octets with the line end; at most
+ * SMTP_CLIENT_REPLY_LINES lines; each starts with the same three-digit code
+ * (2..5, 0..9, 0..9) followed by '-' (more lines follow), ' ' or the line
+ * end (last line).  Returns 1 with the reply in r and the octets it used in
+ * used_r (bytes after it are the next reply); 0 when buf holds no complete
+ * reply yet but may once more bytes come; -1 when it is malformed (r->code
+ * 0).  r->enh is the last line's enhanced code when it has one whose class
+ * agrees with the code; r->text is the rest of that line, every byte outside
+ * 0x20..0x7e replaced by '?', cut to fit. */
+int smtp_client_parse_reply(const char *buf, size_t len, size_t *used_r, struct smtp_reply *r);
 
 #endif
