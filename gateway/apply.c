@@ -7,6 +7,7 @@
  */
 #include "apply.h"
 #include "log.h"
+#include "mailgen.h"
 #include "netlink.h"
 #include "nftprint.h"
 #include "xalloc.h"
@@ -91,10 +92,11 @@ int apply_run(struct state *st, const struct apply_opts *o, struct apply_result 
 	struct nftgen_opts no = {NULL, NULL};
 	struct state_record rec;
 	struct state_txn txn;
-	struct strbuf show = STRBUF_INIT, err = STRBUF_INIT;
+	struct strbuf show = STRBUF_INIT, err = STRBUF_INIT, mail = STRBUF_INIT;
 	struct policy *p = NULL;
 	struct nftgen_table *t = NULL;
 	double tm = 0;
+	bool mail_failed = false;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
@@ -109,6 +111,11 @@ int apply_run(struct state *st, const struct apply_opts *o, struct apply_result 
 	for (size_t i = 0; i < p->flows.n; i++)
 		if (p->flows.v[i].kind == FLOW_EXCEPTION && p->flows.v[i].expired)
 			r->expired++;
+	if (mailgen_text(p, &no, o->source ? o->source : o->rules_dir, &mail, &err) < 0) {
+		log_error("%s; nothing applied", err.s);
+		ret = APPLY_REFUSED;
+		goto out;
+	}
 	/* the same ruleset again: re-assert it in the kernel, keep the history */
 	if (apply_same_as_current(st, t, &r->version)) {
 		tm = apply_now_ms();
@@ -154,6 +161,13 @@ int apply_run(struct state *st, const struct apply_opts *o, struct apply_result 
 		goto out;
 	}
 done:
+	/* sekisho-relayd's list of mail flows follows the running ruleset */
+	strbuf_reset(&err);
+	if (mailgen_write(st, mail.s, mail.len, &err) < 0) {
+		log_error("the ruleset is applied but the mail flows file was not written: %s",
+		          err.s);
+		mail_failed = true;
+	}
 	memcpy(r->digest, t->digest, sizeof(r->digest));
 	r->nrules = t->nrules;
 	r->nsets = t->sets.n;
@@ -175,8 +189,9 @@ done:
 		    "kernel %.1f, cut %.1f",
 		    apply_timing.load, apply_timing.check, apply_timing.compile, apply_timing.print,
 		    apply_timing.record, apply_timing.kernel, apply_timing.cut);
-	ret = APPLY_OK;
+	ret = mail_failed ? APPLY_ERROR : APPLY_OK;
 out:
+	strbuf_free(&mail);
 	strbuf_free(&show);
 	strbuf_free(&err);
 	nftgen_free(t);

@@ -3,8 +3,9 @@
  * apply --confirm waiter and sekisho-gatewayd:
  *   load the rule files -> policy_check (refuse on any error) -> nftgen ->
  *   prepare the new version on disk -> netlink_apply (one batch) -> commit
- *   the version (only now is it `current`) -> cut conntrack entries the new
- *   policy no longer permits.
+ *   the version (only now is it `current`) -> write <state>/mailflows for
+ *   sekisho-relayd (mailgen.h) -> cut conntrack entries the new policy no
+ *   longer permits.
  * Rules that compile to the digest of the current version are applied
  * again (the kernel table is re-asserted) but not recorded as a new version,
  * so repeated applies and reloads do not push real history out.

@@ -2,6 +2,7 @@
  * cmd_ruleset - the ruleset subcommands of the sekisho CLI:
  *
  *   show [DIR]                 the compiled table in nft syntax (touches nothing)
+ *   show --mailflows [DIR]     the mail flows file apply would write (mailgen.h)
  *   apply [--confirm S] [DIR]  compile and replace table inet sekisho atomically
  *   confirm                    keep a ruleset applied with --confirm
  *   diff [DIR]                 running table vs what DIR compiles to
@@ -30,6 +31,7 @@
 #include "apply.h"
 #include "cmd.h"
 #include "log.h"
+#include "mailgen.h"
 #include "netlink.h"
 #include "nftprint.h"
 #include "state.h"
@@ -70,25 +72,42 @@ int cmd_show(const struct cmd_opts *o, int argc, char **argv)
 {
 	struct policy *p;
 	struct nftgen_table *t;
-	struct strbuf sb = STRBUF_INIT;
-	int ret;
+	struct strbuf sb = STRBUF_INIT, err = STRBUF_INIT;
+	static const struct option longopts[] = {{"mailflows", no_argument, NULL, 'm'},
+	                                         {NULL, 0, NULL, 0}};
+	bool mailflows = false;
+	int c, ret;
 
-	if (getopt(argc, argv, "") != -1 || optind + 1 < argc) {
-		fputs("usage: sekisho show [DIR]\n", stderr);
-		return 2;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 'm')
+			goto usage;
+		mailflows = true;
 	}
+	if (optind + 1 < argc)
+		goto usage;
 	ret = apply_compile(cmd_rules_arg(o, argc, argv), NULL, &p, &t);
 	if (ret != APPLY_OK)
 		return ret;
-	nftprint_table(t, &sb, true);
+	if (!mailflows)
+		nftprint_table(t, &sb, true);
+	else if (mailgen_text(p, NULL, cmd_rules_arg(o, argc, argv), &sb, &err) < 0) {
+		log_error("%s", err.s);
+		ret = 1;
+		goto out;
+	}
 	if (fwrite(sb.s, 1, sb.len, stdout) != sb.len || fflush(stdout) != 0) {
 		log_error_errno("writing the ruleset");
 		ret = 2;
 	}
+out:
 	strbuf_free(&sb);
+	strbuf_free(&err);
 	nftgen_free(t);
 	policy_free(p);
 	return ret;
+usage:
+	fputs("usage: sekisho show [--mailflows] [DIR]\n", stderr);
+	return 2;
 }
 
 /* --- apply, confirm ------------------------------------------------------ */
@@ -149,14 +168,21 @@ static void cmd_confirm_waiter(const char *state_dir, unsigned long token)
 	if (fd != 1 || pend.token != token) {
 		log_info("version confirmed at the last moment; nothing to revert");
 	} else if (pend.prev == 0) {
-		if (netlink_delete(&err) == 0)
+		struct strbuf none = STRBUF_INIT;
+
+		if (netlink_delete(&err) == 0) {
 			log_warn(
 			    "version %06u was not confirmed: table inet sekisho deleted (none ran "
 			    "before)",
 			    pend.applied);
-		else
+			/* no redirect rules run: the relay gets no mail flow either */
+			mailgen_text(NULL, NULL, "(none: the table was deleted)", &none, &err);
+			if (mailgen_write(&st, none.s, none.len, &err) < 0)
+				log_error("%s", err.s);
+		} else
 			log_error("version %06u was not confirmed; deleting it failed: %s",
 			          pend.applied, err.s);
+		strbuf_free(&none);
 		state_pending_clear(&st);
 	} else {
 		char reason[96];
