@@ -25,5 +25,7 @@ int cmd_rollback(const struct cmd_opts *o, int argc, char **argv); /* cmd_rulese
 int cmd_status(const struct cmd_opts *o, int argc, char **argv);   /* cmd_ruleset.c */
 /* stdin -> stdout through the sanitiser; 0 sanitised, 1 withheld, 2 error */
 int cmd_sanitize(const struct cmd_opts *o, int argc, char **argv); /* cmd_sanitize.c */
+/* the relay's quarantine store: 0 done, 1 failed, 2 usage */
+int cmd_quarantine(const struct cmd_opts *o, int argc, char **argv); /* cmd_quarantine.c */
 
 #endif

@@ -27,6 +27,9 @@ static void usage(FILE *f)
 	      "  sanitize [--policy FILE] [--verdict FILE] [--scan-db DIR] [--lang ja|en]\n"
 	      "                              無害化 one message: stdin -> stdout (exit 0\n"
 	      "                              sanitised, 1 withheld, 2 error)\n"
+	      "  quarantine list|show|export|release|prune ...\n"
+	      "                              the relay's quarantine store (see\n"
+	      "                              'sekisho quarantine --help')\n"
 	      "\n"
 	      "DIR defaults to $SEKISHO_RULES or " CMD_DEFAULT_RULES_DIR ";\n"
 	      "the state directory to $SEKISHO_STATE_DIR or " CMD_DEFAULT_STATE_DIR ".\n",
@@ -47,7 +50,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 	    {"check", cmd_check},     {"show", cmd_show},         {"apply", cmd_apply},
 	    {"confirm", cmd_confirm}, {"diff", cmd_diff},         {"rollback", cmd_rollback},
-	    {"status", cmd_status},   {"sanitize", cmd_sanitize},
+	    {"status", cmd_status},   {"sanitize", cmd_sanitize}, {"quarantine", cmd_quarantine},
 	};
 	struct cmd_opts o;
 	int c;
