@@ -1,0 +1,296 @@
+# shellcheck shell=bash
+# lib.sh - shared by the relay's integration tests (sourced).
+#
+# A test does:
+#     . "$(dirname "$0")/lib.sh"
+#     relay_init NAME "$@"      # $1 sekisho, $2 sekisho-relayd; builds the
+#                               # topology, applies rules/ in the box
+#     relay_conf [EXTRA LINES]  # writes $T/relayd.conf
+#     relayd_start [VAR=VALUE...]
+#     ...checks (ok / fail)...
+#     relay_finish
+#
+# Everything lives under the namespace prefix sk-r-NAME-PID- and the
+# directory $T; both go away on exit (trap), with every Postfix instance,
+# smtp-sink and relayd the test started.  SEKISHO_RELAY_KEEP=1 keeps $T of a
+# failed run.
+#
+# The topology is deploy/netns.sh's: mail-joho 198.18.2.25 / 2001:2:0:2::25
+# in ${P}joho, mail-lgwan 198.18.3.25 / 2001:2:0:3::25 in ${P}lgwan; the box's
+# `mail` rules redirect joho <-> lgwan tcp/25 to the relay port 10025, where
+# sekisho-relayd listens (mail flows file: $STATE/mailflows, written by
+# `sekisho apply`).
+#
+# Waiting is bounded polling (wait_until); no assertion depends on timing.
+
+set -euo pipefail
+
+RELAY_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+NETNS_SH=$RELAY_TOP/deploy/netns.sh
+PF_SH=$RELAY_TOP/deploy/postfix-instance.sh
+export SEKISHO_TODAY=2026-11-22
+RELAY_PORT=10025
+J4=198.18.2.25 J6=2001:2:0:2::25 L4=198.18.3.25 L6=2001:2:0:3::25
+JDOM=joho.example.jp LDOM=lgwan.example.jp
+
+R_FAILS=0
+R_CHECKS=0
+R_PIDS=()
+R_PF=()
+RELAYD_PID=''
+
+say() { printf '%s\n' "$*"; }
+ok() {
+	R_CHECKS=$((R_CHECKS + 1))
+	printf 'ok   %s\n' "$*"
+}
+fail() {
+	R_CHECKS=$((R_CHECKS + 1))
+	R_FAILS=$((R_FAILS + 1))
+	printf 'FAIL %s\n' "$*"
+}
+fatal() {
+	printf 'FATAL %s\n' "$*"
+	if [ -n "${T:-}" ] && [ -f "$T/relayd.log" ]; then
+		say "--- relayd log (last 30 lines)"
+		tail -n 30 "$T/relayd.log" | sed 's/^/    | /'
+	fi
+	exit 1
+}
+# check WHAT COMMAND...: ok when COMMAND succeeds, else fail.
+check() {
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else fail "$what"; fi
+}
+
+relay_cleanup() {
+	local rc=$? p
+	set +e
+	[ -n "$RELAYD_PID" ] && kill -9 "$RELAYD_PID" 2>/dev/null
+	for p in "${R_PIDS[@]+"${R_PIDS[@]}"}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${R_PF[@]+"${R_PF[@]}"}"; do
+		"$PF_SH" stop -d "$p" >/dev/null 2>&1
+	done
+	"$NETNS_SH" down "$P" >/dev/null 2>&1
+	if [ -n "${T:-}" ] && [ -d "$T" ]; then
+		if [ "$rc" -ne 0 ] && [ -n "${SEKISHO_RELAY_KEEP:-}" ]; then
+			say "kept $T"
+		else
+			rm -rf "$T"
+		fi
+	fi
+	exit "$rc"
+}
+
+# relay_init NAME SEKISHO RELAYD
+relay_init() {
+	local name=$1
+	SEKISHO=${2:-}
+	RELAYD=${3:-}
+	[ -x "$SEKISHO" ] || fatal "usage: $0 PATH-TO-sekisho PATH-TO-sekisho-relayd ('$SEKISHO' is not executable)"
+	[ -x "$RELAYD" ] || fatal "sekisho-relayd '$RELAYD' is not executable"
+	SEKISHO=$(realpath "$SEKISHO")
+	RELAYD=$(realpath "$RELAYD")
+	[ "$(id -u)" = 0 ] || fatal "needs root (network namespaces)"
+	local t
+	for t in postfix smtp-sink swaks openssl python3 sigtool; do
+		command -v "$t" >/dev/null || fatal "$t not installed (deploy/setup.sh)"
+	done
+	P=sk-r-$name-$$-
+	T=$(mktemp -d "/tmp/sk-r-$name.XXXXXX")
+	chmod 755 "$T"
+	STATE=$T/state
+	mkdir -p "$STATE"
+	trap relay_cleanup EXIT
+	trap 'exit 129' HUP
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	say "== $name (namespaces $P*, files $T)"
+	"$NETNS_SH" up "$P" >/dev/null || fatal "netns.sh up $P failed"
+	local out
+	if ! out=$(ip netns exec "${P}box" "$SEKISHO" --state-dir "$STATE" apply "$RELAY_TOP/rules" 2>&1); then
+		printf '%s\n' "$out" | sed 's/^/    | /'
+		fatal "sekisho apply rules/ failed"
+	fi
+	[ -s "$STATE/mailflows" ] || fatal "sekisho apply wrote no $STATE/mailflows"
+	sh "$RELAY_TOP/tests/clamav/make_db.sh" "$T/clamdb" "$T/samples" >"$T/make_db.log" 2>&1 ||
+		fatal "make_db.sh: $(tail -n 3 "$T/make_db.log")"
+	chmod -R a+rX "$T/clamdb" "$STATE"
+	mkdir -p "$T/quarantine"
+	chown nobody: "$T/quarantine"
+	chmod 700 "$T/quarantine"
+}
+
+relay_finish() {
+	[ "$R_CHECKS" -gt 0 ] || fail "no check ran"
+	if [ "$R_FAILS" -ne 0 ]; then
+		say "== $R_FAILS of $R_CHECKS checks FAILED"
+		if [ -f "$T/relayd.log" ]; then
+			say "--- relayd log (last 40 lines)"
+			tail -n 40 "$T/relayd.log" | sed 's/^/    | /'
+		fi
+		exit 1
+	fi
+	say "== all $R_CHECKS checks passed"
+	exit 0
+}
+
+nsx() {
+	local ns=$1
+	shift
+	ip netns exec "$P$ns" "$@"
+}
+
+# wait_until SECONDS COMMAND...: poll COMMAND every 0.2 s; 1 when it never
+# succeeded.  The bound only keeps a broken run from hanging.
+wait_until() {
+	local secs=$1 i
+	shift
+	for i in $(seq 1 $((secs * 5))); do
+		if "$@"; then return 0; fi
+		sleep 0.2
+	done
+	return 1
+}
+
+# --- relayd ----------------------------------------------------------------
+
+# relay_conf [LINE...]: $T/relayd.conf with the test defaults, then LINEs
+# (which may override nothing already set: the parser refuses repeats, so
+# RELAY_CONF_SKIP="key key" leaves keys out of the defaults).
+relay_conf() {
+	local skip=" ${RELAY_CONF_SKIP:-} " k v
+	{
+		echo "# generated by tests/relay/lib.sh"
+		while IFS='=' read -r k v; do
+			k=${k// /}
+			case $skip in *" $k "*) continue ;; esac
+			echo "$k =$v"
+		done <<EOF
+listen = [::]:$RELAY_PORT
+hostname = box.sekisho.test
+user = nobody
+quarantine_dir = $T/quarantine
+scan_db = $T/clamdb
+mailflows_file = $STATE/mailflows
+workers = 2
+worker_timeout_s = 20
+nexthop_timeout_s = 10
+data_timeout_s = 20
+EOF
+		local l
+		for l in "$@"; do echo "$l"; done
+	} >"$T/relayd.conf"
+}
+
+relay_listening() {
+	nsx box ss -Hltn "sport = :$RELAY_PORT" | grep -q .
+}
+
+# relayd_start [VAR=VALUE...]: start sekisho-relayd -d in the box (with the
+# environment additions), wait until it listens.
+relayd_start() {
+	[ -z "$RELAYD_PID" ] || fatal "relayd_start: already running"
+	echo "--- relayd_start $*" >>"$T/relayd.log"
+	ip netns exec "${P}box" env "$@" "$RELAYD" -c "$T/relayd.conf" -d >>"$T/relayd.log" 2>&1 &
+	RELAYD_PID=$!
+	if ! wait_until 30 relay_listening; then
+		fatal "sekisho-relayd does not listen on port $RELAY_PORT"
+	fi
+}
+relayd_alive() { [ -n "$RELAYD_PID" ] && kill -0 "$RELAYD_PID" 2>/dev/null; }
+relayd_stop() {
+	[ -n "$RELAYD_PID" ] || return 0
+	kill -TERM "$RELAYD_PID" 2>/dev/null || true
+	wait_until 30 eval '! kill -0 "$RELAYD_PID" 2>/dev/null' || kill -9 "$RELAYD_PID" 2>/dev/null || true
+	wait "$RELAYD_PID" 2>/dev/null || true
+	RELAYD_PID=''
+}
+relayd_kill9() {
+	[ -n "$RELAYD_PID" ] || return 0
+	# The daemon and its workers: workers are its children.
+	local kids
+	kids=$(pgrep -P "$RELAYD_PID" 2>/dev/null || true)
+	kill -9 "$RELAYD_PID" 2>/dev/null || true
+	wait "$RELAYD_PID" 2>/dev/null || true
+	# shellcheck disable=SC2086
+	[ -z "$kids" ] || kill -9 $kids 2>/dev/null || true
+	RELAYD_PID=''
+	wait_until 10 eval '! relay_listening' || true
+}
+
+# --- Postfix ---------------------------------------------------------------
+
+# pf_start NAME NS HOSTNAME ADDRS [postfix-instance.sh options...]
+# The instance's directory is $T/pf-NAME; its Maildir $T/pf-NAME/mail/inbox.
+pf_start() {
+	local name=$1 ns=$2 host=$3 addrs=$4
+	shift 4
+	R_PF+=("$T/pf-$name")
+	"$PF_SH" start -d "$T/pf-$name" -n "$P$ns" -h "$host" -a "$addrs" "$@" ||
+		fatal "postfix instance $name did not start"
+}
+pf_stop() { "$PF_SH" stop -d "$T/pf-$1"; }
+pf_maildir() { echo "$T/pf-$1/mail/inbox"; }
+# Messages delivered to the instance's Maildir (new/).
+maildir_count() {
+	find "$(pf_maildir "$1")/new" -type f 2>/dev/null | wc -l
+}
+maildir_files() {
+	find "$(pf_maildir "$1")/new" -type f 2>/dev/null | sort
+}
+pf_queue_empty() { # NAME: nothing in its queue
+	[ -z "$(find "$T/pf-$1/spool/"{incoming,active,deferred,maildrop} -type f 2>/dev/null)" ]
+}
+
+# --- smtp-sink -------------------------------------------------------------
+
+# sink_start NAME NS ADDR [smtp-sink options...]: smtp-sink on ADDR:25 in NS,
+# every transaction dumped into its own file in $T/sink-NAME/.
+sink_start() {
+	local name=$1 ns=$2 addr=$3
+	shift 3
+	mkdir -p "$T/sink-$name"
+	local a=$addr
+	case $a in *:*) a="[$a]" ;; esac
+	nsx "$ns" smtp-sink -u nobody -d "$T/sink-$name/m." "$@" "$a:25" 128 \
+		>>"$T/sink-$name.log" 2>&1 &
+	R_PIDS+=($!)
+	SINK_PID=$!
+	chown nobody: "$T/sink-$name"
+	wait_until 10 eval "nsx $ns ss -Hltn 'sport = :25' | grep -qF '$a:25'" ||
+		fatal "smtp-sink $name did not start"
+}
+sink_stop() { # PID
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+sink_count() { find "$T/sink-$1" -type f -name 'm.*' 2>/dev/null | wc -l; }
+sink_files() { find "$T/sink-$1" -type f -name 'm.*' 2>/dev/null | sort; }
+
+# --- messages --------------------------------------------------------------
+
+MAILPY=$RELAY_TOP/tests/relay/mail.py
+
+# swaks_to NS SERVER [swaks options...]: one SMTP transaction; the whole
+# dialogue goes to $T/swaks.last, the last server reply code is printed by
+# last_code.
+swaks_to() {
+	local ns=$1 server=$2
+	shift 2
+	nsx "$ns" swaks --server "$server" --timeout 60 --helo client.test "$@" >"$T/swaks.last" 2>&1 || true
+	cat "$T/swaks.last" >>"$T/swaks.log"
+}
+# The reply to DATA's end (the line after the "." swaks sent), or to the
+# last command swaks got an answer to.
+last_code() {
+	awk '/^<[-~*]* *[0-9][0-9][0-9][ -]/ { sub(/^<[-~*]* */, ""); c = substr($0, 1, 3) } END { print c }' "$T/swaks.last"
+}
+# The reply swaks got to end-of-data (empty when it never got there).
+data_code() {
+	awk 'seen && /^<[-~*]* *[0-9][0-9][0-9][ -]/ { sub(/^<[-~*]* */, ""); print substr($0, 1, 3); exit }
+	     /^ [-~*]*> \.$/ { seen = 1 }' "$T/swaks.last"
+}
