@@ -294,3 +294,71 @@ data_code() {
 	awk 'seen && /^<[-~*]* *[0-9][0-9][0-9][ -]/ { sub(/^<[-~*]* */, ""); print substr($0, 1, 3); exit }
 	     /^ [-~*]*> \.$/ { seen = 1 }' "$T/swaks.last"
 }
+
+# gen KIND ID [mail.py options...]: $T/msg-ID.eml
+gen() {
+	local kind=$1 id=$2
+	shift 2
+	local extra=()
+	[ "$kind" = eicar ] && extra=(--eicar "$T/samples/eicar.com")
+	python3 "$MAILPY" gen "$kind" "$T/msg-$id.eml" --id "$id" "${extra[@]+"${extra[@]}"}" "$@"
+}
+# file_with_id DIR-LISTING-COMMAND... : the first file of the list holding
+# Message-ID <ID@...>; usage: file_with_id ID FILE...
+file_with_id() {
+	local id=$1 f
+	shift
+	for f in "$@"; do
+		if grep -qi "^Message-ID: *<$id@" "$f"; then
+			echo "$f"
+			return 0
+		fi
+	done
+	return 1
+}
+# Originals in the quarantine store (message.eml files).
+quarantine_files() {
+	find "$T/quarantine" -name message.eml -type f 2>/dev/null | sort
+}
+quarantine_count() { quarantine_files | wc -l; }
+
+# check_quarantined ID: the store holds the original of message ID, byte for
+# byte (mail.py body-equal), `sekisho quarantine list` shows it and
+# `sekisho quarantine export` gives the same bytes as the store.
+check_quarantined() {
+	local id=$1 q qid
+	# shellcheck disable=SC2046
+	if ! q=$(file_with_id "$id" $(quarantine_files)); then
+		fail "quarantine holds no original of <$id>"
+		return
+	fi
+	if python3 "$MAILPY" body-equal "$q" "$T/msg-$id.eml" >"$T/body-equal.out"; then
+		ok "quarantine holds the original of <$id> (body byte-identical, header fields kept)"
+	else
+		fail "quarantined <$id> differs from what was sent: $(cat "$T/body-equal.out")"
+	fi
+	qid=$(basename "$(dirname "$(dirname "$q")")")$(basename "$(dirname "$q")")
+	if "$SEKISHO" quarantine --dir "$T/quarantine" list >"$T/qlist.out" 2>&1 &&
+		grep -q "${qid:0:12}" "$T/qlist.out"; then
+		ok "sekisho quarantine list shows ${qid:0:12} (<$id>)"
+	else
+		fail "sekisho quarantine list does not show ${qid:0:12}: $(head -n 5 "$T/qlist.out")"
+	fi
+	if "$SEKISHO" quarantine --dir "$T/quarantine" export "$qid" -o "$T/export.eml" 2>"$T/export.err" &&
+		cmp -s "$T/export.eml" "$q"; then
+		ok "sekisho quarantine export $qid gives the stored bytes"
+	else
+		fail "sekisho quarantine export $qid: $(cat "$T/export.err")"
+	fi
+}
+
+# mail_check CHECK FILE ID WHAT: mail.py check-CHECK on an arrived message.
+mail_check() {
+	local chk=$1 f=$2 id=$3 what=$4
+	if python3 "$MAILPY" "check-$chk" "$f" "$T/msg-$id.eml" >"$T/check.out"; then
+		ok "$what"
+	else
+		fail "$what:"
+		sed 's/^/    | /' "$T/check.out"
+	fi
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """mail.py - messages for the relay tests, and checks of what arrived.
 
-  mail.py gen KIND OUT [--subject S] [--header "Name: value"]... [--eicar FILE]
+  mail.py gen KIND OUT [--subject S] [--id MSGID-LOCALPART]
+                       [--header "Name: value"]... [--eicar FILE]
         KIND mixed: multipart/alternative (ISO-2022-JP text, UTF-8 HTML), a
              binary attachment (report.bin), a PDF named 資料.pdf; UTF-8
              Japanese subject
@@ -52,7 +53,7 @@ def attachment_bytes():
     return bytes(range(256)) * 8 + ATTACH_MARK * 40
 
 
-def gen(kind, subject, headers, eicar):
+def gen(kind, subject, headers, eicar, msgid):
     if kind == "plain":
         m = MIMEText("This is a plain test message.\nSecond line.\n", "plain", "us-ascii")
     elif kind == "mixed":
@@ -86,7 +87,7 @@ def gen(kind, subject, headers, eicar):
         subject = Header(subject, "utf-8").encode()
     m["Subject"] = subject
     m["Date"] = "Sun, 22 Nov 2026 10:00:00 +0900"
-    m["Message-ID"] = "<%s.%s@joho.example.jp>" % (kind, hashlib.sha1((subject or "").encode()).hexdigest()[:12])
+    m["Message-ID"] = "<%s@joho.example.jp>" % (msgid or kind)
     for h in headers:
         k, v = h.split(":", 1)
         m[k.strip()] = v.strip()
@@ -222,20 +223,22 @@ def main():
         sys.exit(__doc__)
     if a[0] == "gen":
         kind, out = a[1], a[2]
-        subject, headers, eicar = None, [], None
+        subject, headers, eicar, msgid = None, [], None, None
         i = 3
         while i < len(a):
             if a[i] == "--subject":
                 subject = a[i + 1]
             elif a[i] == "--header":
                 headers.append(a[i + 1])
+            elif a[i] == "--id":
+                msgid = a[i + 1]
             elif a[i] == "--eicar":
                 eicar = a[i + 1]
             else:
                 sys.exit("bad option " + a[i])
             i += 2
         with open(out, "wb") as f:
-            f.write(gen(kind, subject, headers, eicar))
+            f.write(gen(kind, subject, headers, eicar, msgid))
     elif a[0] == "check-sanitized":
         check_sanitized(a[1], a[2])
     elif a[0] == "check-html":
