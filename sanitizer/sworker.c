@@ -143,6 +143,7 @@ struct sworker_slot {
 	int sock;   /* -1: none */
 	bool ready; /* READY received */
 	bool busy;  /* owned by a caller (no lock needed for its I/O) */
+	bool quits; /* said it cannot start: it exits by itself */
 };
 
 struct sworker_pool {
@@ -152,6 +153,7 @@ struct sworker_pool {
 	struct sworker_slot *slot;
 	unsigned n;
 	uint64_t seq;
+	char **env; /* environ at pool start: replacements start like the first */
 	bool stopping;
 	bool isolation_logged;
 };
@@ -215,7 +217,7 @@ static void sworker_reap(struct sworker_slot *s, bool graceful, struct strbuf *w
 	}
 	if (s->pid <= 0)
 		return;
-	if (graceful) {
+	if (graceful || s->quits) {
 		int64_t deadline = sworker_now_ms() + SWORKER_STOP_GRACE_MS;
 
 		while ((r = waitpid(s->pid, &st, WNOHANG)) == 0 && sworker_now_ms() < deadline) {
@@ -238,6 +240,7 @@ static void sworker_reap(struct sworker_slot *s, bool graceful, struct strbuf *w
 	}
 	__atomic_store_n(&s->pid, 0, __ATOMIC_RELAXED); /* sworker_pool_pids reads it */
 	s->ready = false;
+	s->quits = false;
 }
 
 /* Start a process for slot s (not ready until its READY arrives). */
@@ -293,7 +296,7 @@ static bool sworker_spawn(struct sworker_pool *p, struct sworker_slot *s, struct
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &all);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	e = posix_spawn(&pid, c->exe, &fa, &at, argv, environ);
+	e = posix_spawn(&pid, c->exe, &fa, &at, argv, p->env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	close(sv[1]);
@@ -402,6 +405,7 @@ static bool sworker_await_ready(struct sworker_pool *p, struct sworker_slot *s, 
 	if (w.status != SANITIZE_OK) {
 		size_t k;
 
+		s->quits = true;
 		strbuf_puts(why, "could not start: ");
 		for (k = 0; k < w.text_len; k++) {
 			unsigned char ch = (unsigned char)buf[sizeof(w) + k];
@@ -447,6 +451,11 @@ struct sworker_pool *sworker_pool_start(const struct sworker_conf *conf, struct 
 	p->conf.tmpdir = sworker_dup(conf->tmpdir);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
+	for (i = 0; environ && environ[i]; i++)
+		;
+	p->env = xcalloc(i + 1, sizeof(*p->env));
+	for (i = 0; environ && environ[i]; i++)
+		p->env[i] = xstrdup(environ[i]);
 	p->n = conf->nworkers;
 	p->slot = xcalloc(p->n, sizeof(*p->slot));
 	for (i = 0; i < p->n; i++)
@@ -1081,6 +1090,9 @@ void sworker_pool_stop(struct sworker_pool *p)
 	free((char *)p->conf.scan_db);
 	free((char *)p->conf.policy_file);
 	free((char *)p->conf.tmpdir);
+	for (i = 0; p->env[i]; i++)
+		free(p->env[i]);
+	free(p->env);
 	free(p->slot);
 	free(p);
 }

@@ -1,0 +1,582 @@
+/*
+ * sworker_test - the sanitiser worker pool against real workers: this
+ * program is its own worker executable (main hands "--worker" to
+ * sworker_main_args), with the real libclamav and the tests' signature
+ * database.
+ *
+ *   sworker_test SCAN_DB SAMPLES_DIR           the tests (ctest sk-sworker)
+ *   sworker_test --bench SCAN_DB N             messages/s, 4 KB message:
+ *                                              in-process vs one worker
+ *
+ * Checks: a plain message comes back sanitised and byte-identical to the
+ * in-process engine's output; EICAR is withheld; a worker that aborts,
+ * hangs, answers invalid JSON or an unsealed memfd gives SANITIZE_ERROR and
+ * the next message is served by a replacement; socket() is refused in the
+ * worker; 8 threads on a pool of 2 all get their own answers; a database
+ * that does not load fails pool_start; pool_stop leaves no process (no
+ * zombie) behind; as root, the worker runs as nobody with no_new_privs,
+ * seccomp and a network namespace of its own.  A SIGCHLD handler stays
+ * installed throughout (the pool must not depend on SIGCHLD).
+ */
+#include "sanitize.h"
+#include "scan.h"
+#include "strbuf.h"
+#include "sworker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NOBODY 65534
+#define CONC_THREADS 8
+#define CONC_MESSAGES 12 /* per thread */
+
+static char test_exe[PATH_MAX];
+static const char *test_db, *test_samples;
+static int test_failures;
+static volatile sig_atomic_t test_sigchld;
+
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);            \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			test_failures++;                                                           \
+		}                                                                                  \
+	} while (0)
+
+/* a strbuf's text, "" when it never held any */
+#define S(b) ((b).s ? (b).s : "")
+
+static void test_on_sigchld(int sig)
+{
+	(void)sig;
+	test_sigchld++;
+}
+
+static int test_memfd(const char *s, size_t n)
+{
+	int fd = memfd_create("test-msg", MFD_CLOEXEC);
+
+	if (fd < 0 || write(fd, s, n) != (ssize_t)n) {
+		perror("memfd");
+		exit(2);
+	}
+	return fd;
+}
+
+static char *test_read_sample(const char *name, size_t *len_r)
+{
+	char path[PATH_MAX];
+	struct strbuf b = STRBUF_INIT;
+
+	snprintf(path, sizeof(path), "%s/%s", test_samples, name);
+	if (!strbuf_read_file(&b, path)) {
+		fprintf(stderr, "cannot read %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	*len_r = b.len;
+	return strbuf_detach(&b);
+}
+
+static struct sworker_pool *test_pool(unsigned n, unsigned timeout_s, const char *faults,
+                                      const char *db)
+{
+	struct sworker_conf c = {0};
+	struct strbuf err = STRBUF_INIT;
+	struct sworker_pool *p;
+
+	if (faults)
+		setenv("SEKISHO_TEST_WORKER_FAULT", faults, 1);
+	else
+		unsetenv("SEKISHO_TEST_WORKER_FAULT");
+	c.exe = test_exe;
+	c.nworkers = n;
+	c.timeout_s = timeout_s;
+	c.scan_db = db ? db : test_db;
+	c.tmpdir = "/dev/shm";
+	c.uid = geteuid() == 0 ? NOBODY : getuid();
+	c.gid = geteuid() == 0 ? NOBODY : getgid();
+	p = sworker_pool_start(&c, &err);
+	unsetenv("SEKISHO_TEST_WORKER_FAULT");
+	if (!p && !db) {
+		fprintf(stderr, "pool_start: %s\n", S(err));
+		exit(1);
+	}
+	strbuf_free(&err);
+	return p;
+}
+
+/* Sanitise s through the pool. */
+static enum sanitize_status test_run(struct sworker_pool *p, const char *s, size_t n,
+                                     const char *from, struct sworker_result *res)
+{
+	const char *rcpts[] = {"rcpt1@example.org", "rcpt2@example.org"};
+	int fd = test_memfd(s, n);
+	enum sanitize_status st;
+
+	st = sworker_sanitize(p, fd, n, from, rcpts, 2, res);
+	close(fd);
+	return st;
+}
+
+static const char plain_msg[] = "From: Alice <alice@example.com>\r\n"
+                                "To: Bob <bob@example.org>\r\n"
+                                "Subject: plain test\r\n"
+                                "Date: Sun, 22 Nov 2026 10:00:00 +0900\r\n"
+                                "Message-ID: <plain.1@example.com>\r\n"
+                                "MIME-Version: 1.0\r\n"
+                                "Content-Type: text/plain; charset=us-ascii\r\n"
+                                "\r\n"
+                                "Hello from the sworker test.\r\n";
+
+static bool test_plain_ok(struct sworker_pool *p, const char *what)
+{
+	struct sworker_result r;
+	enum sanitize_status st =
+	    test_run(p, plain_msg, sizeof(plain_msg) - 1, "s@example.com", &r);
+	bool ok = st == SANITIZE_OK && strstr(S(r.message), "Hello from the sworker test.") != NULL;
+
+	CHECK(ok, "%s: plain message after it: status %d error %s", what, (int)st, S(r.error));
+	sworker_result_free(&r);
+	return ok;
+}
+
+static void test_plain(struct sworker_pool *p)
+{
+	struct sworker_result r;
+	struct sanitize_result in;
+	struct sanitize_policy pol;
+	struct strbuf err = STRBUF_INIT;
+	struct scan_engine *eng;
+	const char *rcpts[] = {"rcpt1@example.org", "rcpt2@example.org"};
+	enum sanitize_status st;
+
+	st = test_run(p, plain_msg, sizeof(plain_msg) - 1, "s@example.com", &r);
+	CHECK(st == SANITIZE_OK, "status %d error %s", (int)st, S(r.error));
+	CHECK(r.status == st, "res->status %d", (int)r.status);
+	CHECK(strstr(S(r.message), "Content-Type: text/plain") != NULL, "no text/plain in %s",
+	      S(r.message));
+	CHECK(strstr(S(r.message), "Hello from the sworker test.") != NULL, "body lost: %s",
+	      S(r.message));
+	CHECK(r.verdict.s[0] == '{' && r.verdict.s[r.verdict.len - 1] == '}', "verdict %s",
+	      S(r.verdict));
+	CHECK(strstr(S(r.verdict), "\"envelope\":{\"from\":\"s@example.com\",\"rcpts\":["
+	                           "\"rcpt1@example.org\",\"rcpt2@example.org\"]}") != NULL,
+	      "envelope not in the verdict: %s", S(r.verdict));
+	CHECK(r.error.len == 0, "error on OK: %s", S(r.error));
+
+	/* the same bytes as the engine in this process */
+	sanitize_policy_init(&pol);
+	eng = scan_open(test_db, &err);
+	CHECK(eng != NULL, "scan_open: %s", S(err));
+	if (eng) {
+		sanitize_message(&pol, eng, plain_msg, sizeof(plain_msg) - 1, "s@example.com",
+		                 rcpts, 2, &in);
+		CHECK(in.message.len == r.message.len &&
+		          memcmp(S(in.message), S(r.message), in.message.len) == 0,
+		      "worker output differs from in-process output:\n%s\n---\n%s", S(r.message),
+		      S(in.message));
+		sanitize_result_free(&in);
+		scan_close(eng);
+	}
+	sanitize_policy_free(&pol);
+	strbuf_free(&err);
+	sworker_result_free(&r);
+
+	/* a NULL sender and no recipients */
+	{
+		int fd = test_memfd(plain_msg, sizeof(plain_msg) - 1);
+
+		st = sworker_sanitize(p, fd, sizeof(plain_msg) - 1, NULL, NULL, 0, &r);
+		close(fd);
+		CHECK(st == SANITIZE_OK, "null envelope: %s", S(r.error));
+		CHECK(strstr(S(r.verdict), "\"envelope\":{\"from\":null,\"rcpts\":[]}") != NULL,
+		      "null envelope verdict: %s", S(r.verdict));
+		sworker_result_free(&r);
+	}
+	printf("ok - plain\n");
+}
+
+static void test_eicar(struct sworker_pool *p)
+{
+	struct sworker_result r;
+	size_t n;
+	char *m = test_read_sample("eicar.eml", &n);
+	enum sanitize_status st = test_run(p, m, n, "s@example.com", &r);
+
+	CHECK(st == SANITIZE_WITHHELD, "eicar: status %d error %s", (int)st, S(r.error));
+	CHECK(strstr(S(r.verdict), "\"viruses\":[{") != NULL, "no virus in the verdict: %s",
+	      S(r.verdict));
+	CHECK(r.message.len > 0 && memmem(S(r.message), r.message.len, "X5O!P%@AP", 9) == NULL,
+	      "eicar bytes in the output");
+	sworker_result_free(&r);
+	free(m);
+	printf("ok - eicar_withheld\n");
+}
+
+static const char *test_fault_msg(const char *word, struct strbuf *b)
+{
+	strbuf_reset(b);
+	strbuf_printf(b,
+	              "From: a@example.com\r\nTo: b@example.org\r\nSubject: fault\r\n"
+	              "X-Sekisho-Test: %s\r\n\r\nbody\r\n",
+	              word);
+	return b->s;
+}
+
+/* A fault that must cost exactly this message and its worker. */
+static void test_fault(struct sworker_pool *p, const char *word, const char *expect)
+{
+	struct sworker_result r;
+	struct strbuf b = STRBUF_INIT;
+	pid_t before = 0, after = 0;
+	enum sanitize_status st;
+
+	sworker_pool_pids(p, &before, 1);
+	test_fault_msg(word, &b);
+	st = test_run(p, b.s, b.len, "s@example.com", &r);
+	CHECK(st == SANITIZE_ERROR, "%s: status %d", word, (int)st);
+	CHECK(r.message.len == 0 && r.verdict.len == 0, "%s: content on error", word);
+	CHECK(strstr(S(r.error), expect) != NULL, "%s: error \"%s\" lacks \"%s\"", word, S(r.error),
+	      expect);
+	sworker_result_free(&r);
+	sworker_pool_pids(p, &after, 1);
+	CHECK(after != before && after > 0, "%s: worker not replaced (%d -> %d)", word, (int)before,
+	      (int)after);
+	CHECK(kill(before, 0) < 0 && errno == ESRCH, "%s: old worker %d still there", word,
+	      (int)before);
+	if (test_plain_ok(p, word))
+		printf("ok - fault_%s\n", word);
+	strbuf_free(&b);
+}
+
+static void test_socket_refused(void)
+{
+	struct sworker_pool *p = test_pool(1, 30, "socket", NULL);
+	struct sworker_result r;
+	enum sanitize_status st = test_run(p, plain_msg, sizeof(plain_msg) - 1, NULL, &r);
+
+	/* allowed would be SANITIZE_ERROR "socket(AF_INET) was allowed" */
+	CHECK(st == SANITIZE_OK, "socket: status %d error %s", (int)st, S(r.error));
+	CHECK(strstr(S(r.verdict), ",\"test_socket\":\"refused: EPERM\"}") != NULL,
+	      "socket: verdict %s", S(r.verdict));
+	sworker_result_free(&r);
+	sworker_pool_stop(p);
+	printf("ok - socket_refused\n");
+}
+
+struct conc_arg {
+	struct sworker_pool *p;
+	int t;
+	const char *eicar;
+	size_t eicar_len;
+	int bad;
+};
+
+static void *test_conc_thread(void *v)
+{
+	struct conc_arg *a = v;
+	struct strbuf m = STRBUF_INIT, from = STRBUF_INIT, tok = STRBUF_INIT;
+	int i;
+
+	for (i = 0; i < CONC_MESSAGES; i++) {
+		struct sworker_result r;
+		enum sanitize_status st;
+		bool eicar = i % 4 == 3;
+
+		strbuf_reset(&m);
+		strbuf_reset(&from);
+		strbuf_reset(&tok);
+		strbuf_printf(&from, "t%d.m%d@example.com", a->t, i);
+		strbuf_printf(&tok, "token-%d-%d-end", a->t, i);
+		if (eicar)
+			strbuf_append(&m, a->eicar, a->eicar_len);
+		else
+			strbuf_printf(&m,
+			              "From: a@example.com\r\nTo: b@example.org\r\n"
+			              "Subject: %s\r\n\r\nThe body holds %s.\r\n",
+			              tok.s, tok.s);
+		st = test_run(a->p, m.s, m.len, from.s, &r);
+		if (eicar ? st != SANITIZE_WITHHELD
+		          : st != SANITIZE_OK || !strstr(S(r.message), tok.s) ||
+		                strstr(S(r.message), "token-") != strstr(S(r.message), tok.s)) {
+			fprintf(stderr, "conc t%d m%d: status %d error %s\n", a->t, i, (int)st,
+			        S(r.error));
+			a->bad++;
+		}
+		if (st != SANITIZE_ERROR && !strstr(S(r.verdict), from.s)) {
+			fprintf(stderr, "conc t%d m%d: another envelope: %s\n", a->t, i,
+			        S(r.verdict));
+			a->bad++;
+		}
+		sworker_result_free(&r);
+	}
+	strbuf_free(&m);
+	strbuf_free(&from);
+	strbuf_free(&tok);
+	return NULL;
+}
+
+static void test_concurrent(void)
+{
+	struct sworker_pool *p = test_pool(2, 30, NULL, NULL);
+	pthread_t th[CONC_THREADS];
+	struct conc_arg a[CONC_THREADS];
+	size_t n;
+	char *eicar = test_read_sample("eicar.eml", &n);
+	int i, bad = 0;
+
+	for (i = 0; i < CONC_THREADS; i++) {
+		a[i] = (struct conc_arg){p, i, eicar, n, 0};
+		pthread_create(&th[i], NULL, test_conc_thread, &a[i]);
+	}
+	for (i = 0; i < CONC_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		bad += a[i].bad;
+	}
+	CHECK(bad == 0, "%d wrong answers from %d concurrent messages", bad,
+	      CONC_THREADS * CONC_MESSAGES);
+	sworker_pool_stop(p);
+	free(eicar);
+	printf("ok - concurrent_8_threads_pool_2 (%d messages)\n", CONC_THREADS * CONC_MESSAGES);
+}
+
+/* Lines of /proc/PID/status, e.g. "Uid:" -> "65534\t65534\t65534\t65534". */
+static bool test_status_field(pid_t pid, const char *key, char *out, size_t outsz)
+{
+	char path[64], line[512];
+	FILE *f;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		size_t kl = strlen(key);
+
+		if (strncmp(line, key, kl) == 0) {
+			char *v = line + kl;
+
+			v += strspn(v, " \t");
+			v[strcspn(v, "\n")] = 0;
+			snprintf(out, outsz, "%s", v);
+			found = true;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static void test_sandbox(struct sworker_pool *p)
+{
+	pid_t pid = 0;
+	char v[256], a[PATH_MAX], b[PATH_MAX], path[64];
+	ssize_t la, lb;
+
+	sworker_pool_pids(p, &pid, 1);
+	CHECK(pid > 0, "no worker pid");
+	CHECK(test_status_field(pid, "NoNewPrivs:", v, sizeof(v)) && strcmp(v, "1") == 0,
+	      "NoNewPrivs %s", v);
+	CHECK(test_status_field(pid, "Seccomp:", v, sizeof(v)) && strcmp(v, "2") == 0, "Seccomp %s",
+	      v);
+	if (geteuid() != 0) {
+		printf("ok - sandbox_seccomp # skip uid and netns checks: not root\n");
+		return;
+	}
+	CHECK(test_status_field(pid, "Uid:", v, sizeof(v)) &&
+	          strcmp(v, "65534\t65534\t65534\t65534") == 0,
+	      "Uid %s", v);
+	CHECK(test_status_field(pid, "Gid:", v, sizeof(v)) &&
+	          strcmp(v, "65534\t65534\t65534\t65534") == 0,
+	      "Gid %s", v);
+	CHECK(test_status_field(pid, "Groups:", v, sizeof(v)) && v[0] == 0, "Groups %s", v);
+	CHECK(test_status_field(pid, "CapEff:", v, sizeof(v)) && strcmp(v, "0000000000000000") == 0,
+	      "CapEff %s", v);
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	la = readlink(path, a, sizeof(a) - 1);
+	lb = readlink("/proc/self/ns/net", b, sizeof(b) - 1);
+	CHECK(la > 0 && lb > 0, "readlink ns/net");
+	if (la > 0 && lb > 0) {
+		a[la] = b[lb] = 0;
+		CHECK(strcmp(a, b) != 0, "worker shares our network namespace %s", a);
+	}
+	printf("ok - sandbox_root (nobody, no caps, no_new_privs, seccomp, own netns)\n");
+}
+
+static void test_bad_db(void)
+{
+	struct sworker_conf c = {0};
+	struct strbuf err = STRBUF_INIT;
+	struct sworker_pool *p;
+
+	c.exe = test_exe;
+	c.nworkers = 2;
+	c.timeout_s = 5;
+	c.scan_db = "/nonexistent/sekisho-db";
+	c.tmpdir = "/dev/shm";
+	c.uid = c.gid = geteuid() == 0 ? NOBODY : getuid();
+	p = sworker_pool_start(&c, &err);
+	CHECK(p == NULL, "pool started without a database");
+	CHECK(strstr(S(err), "could not start") != NULL, "bad db: err %s", S(err));
+	sworker_pool_stop(p);
+	strbuf_free(&err);
+
+	c.scan_db = test_db;
+	c.exe = "/nonexistent/sekisho-relayd";
+	p = sworker_pool_start(&c, &err);
+	CHECK(p == NULL && strstr(S(err), "cannot start") != NULL, "bad exe: err %s", S(err));
+	strbuf_free(&err);
+	printf("ok - start_failures\n");
+}
+
+static void test_stop_reaps(struct sworker_pool *p)
+{
+	pid_t pids[4] = {0};
+	unsigned n = sworker_pool_pids(p, pids, 4), i;
+
+	sworker_pool_stop(p);
+	for (i = 0; i < n; i++) {
+		char path[64];
+		struct stat st;
+
+		CHECK(pids[i] > 0, "slot %u had no process", i);
+		snprintf(path, sizeof(path), "/proc/%d", (int)pids[i]);
+		/* a zombie still has its /proc entry */
+		CHECK(stat(path, &st) < 0 && errno == ENOENT, "worker %d left behind",
+		      (int)pids[i]);
+	}
+	printf("ok - stop_reaps (%u workers)\n", n);
+}
+
+static double test_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* messages/s of a 4 KB message: in-process vs through one worker */
+static int test_bench(const char *db, int n)
+{
+	struct strbuf m = STRBUF_INIT, err = STRBUF_INIT;
+	struct sanitize_policy pol;
+	struct scan_engine *eng;
+	struct sworker_pool *p;
+	double t0, t_in, t_w;
+	int i, fd;
+
+	test_db = db;
+	strbuf_puts(&m, "From: a@example.com\r\nTo: b@example.org\r\nSubject: bench\r\n"
+	                "Date: Sun, 22 Nov 2026 10:00:00 +0900\r\nMIME-Version: 1.0\r\n"
+	                "Content-Type: text/plain; charset=utf-8\r\n\r\n");
+	while (m.len < 4096 - 64)
+		strbuf_puts(&m, "The quick brown fox jumps over the lazy dog 0123456789.\r\n");
+	sanitize_policy_init(&pol);
+	eng = scan_open(db, &err);
+	if (!eng) {
+		fprintf(stderr, "scan_open: %s\n", S(err));
+		return 2;
+	}
+	p = test_pool(1, 30, NULL, NULL);
+	fd = test_memfd(m.s, m.len);
+	for (int round = 0; round < 2; round++) {
+		t0 = test_now();
+		for (i = 0; i < n; i++) {
+			struct sanitize_result r;
+
+			sanitize_message(&pol, eng, m.s, m.len, "a@example.com", NULL, 0, &r);
+			sanitize_result_free(&r);
+		}
+		t_in = test_now() - t0;
+		t0 = test_now();
+		for (i = 0; i < n; i++) {
+			struct sworker_result r;
+
+			if (sworker_sanitize(p, fd, m.len, "a@example.com", NULL, 0, &r) !=
+			    SANITIZE_OK) {
+				fprintf(stderr, "bench: %s\n", S(r.error));
+				return 1;
+			}
+			sworker_result_free(&r);
+		}
+		t_w = test_now() - t0;
+		printf("round %d: %zu-byte message, %d runs: in-process %.0f msg/s (%.1f us), "
+		       "worker %.0f msg/s (%.1f us), overhead %.1f us/message\n",
+		       round, m.len, n, n / t_in, t_in / n * 1e6, n / t_w, t_w / n * 1e6,
+		       (t_w - t_in) / n * 1e6);
+	}
+	close(fd);
+	sworker_pool_stop(p);
+	scan_close(eng);
+	sanitize_policy_free(&pol);
+	strbuf_free(&m);
+	strbuf_free(&err);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa;
+	struct sworker_pool *p;
+	ssize_t l;
+
+	if (argc > 1 && strcmp(argv[1], "--worker") == 0)
+		return sworker_main_args(argc, argv);
+	l = readlink("/proc/self/exe", test_exe, sizeof(test_exe) - 1);
+	if (l <= 0) {
+		perror("readlink /proc/self/exe");
+		return 2;
+	}
+	test_exe[l] = 0;
+	if (argc == 4 && strcmp(argv[1], "--bench") == 0)
+		return test_bench(argv[2], atoi(argv[3]));
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s SCAN_DB SAMPLES_DIR | --bench SCAN_DB N\n", argv[0]);
+		return 2;
+	}
+	test_db = argv[1];
+	test_samples = argv[2];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* a caller's SIGCHLD handler (without SA_RESTART) must not disturb the pool */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = test_on_sigchld;
+	sigaction(SIGCHLD, &sa, NULL);
+
+	p = test_pool(1, 30, NULL, NULL);
+	test_plain(p);
+	test_eicar(p);
+	test_sandbox(p);
+	test_stop_reaps(p);
+
+	p = test_pool(1, 1, "crash,hang,garbage", NULL);
+	test_fault(p, "crash", "SIGABRT");
+	test_fault(p, "hang", "time limit of 1 s");
+	test_fault(p, "garbage", "not one line of JSON");
+	test_fault(p, "unsealed", "not a sealed memfd");
+	test_stop_reaps(p);
+
+	test_socket_refused();
+	test_concurrent();
+	test_bad_db();
+	CHECK(test_sigchld > 0, "no SIGCHLD seen (the test's handler)");
+	if (test_failures) {
+		fprintf(stderr, "%d check(s) failed\n", test_failures);
+		return 1;
+	}
+	printf("all sworker tests passed\n");
+	return 0;
+}
