@@ -67,7 +67,12 @@ check() {
 relay_cleanup() {
 	local rc=$? p
 	set +e
-	[ -n "$RELAYD_PID" ] && kill -9 "$RELAYD_PID" 2>/dev/null
+	if [ -n "$RELAYD_PID" ]; then
+		kill "$RELAYD_PID" 2>/dev/null
+		sleep 0.5
+		kill -9 "$RELAYD_PID" 2>/dev/null
+		wait "$RELAYD_PID" 2>/dev/null
+	fi
 	for p in "${R_PIDS[@]+"${R_PIDS[@]}"}"; do
 		kill "$p" 2>/dev/null
 	done
@@ -282,12 +287,29 @@ swaks_to() {
 	local ns=$1 server=$2
 	shift 2
 	nsx "$ns" swaks --server "$server" --timeout 60 --helo client.test "$@" >"$T/swaks.last" 2>&1 || true
+	sed -i '/DEPRECATION WARNING/d' "$T/swaks.last"
 	cat "$T/swaks.last" >>"$T/swaks.log"
 }
+# raw_send NS SERVER SRC FILE RCPT [--slow B/S]: smtpraw.py send (IPv6 too:
+# swaks here lacks IO::Socket::INET6); the reply to the final dot is
+# printed by raw_data_code.
+raw_send() {
+	local ns=$1 server=$2 src=$3 file=$4 rcpt=$5
+	shift 5
+	nsx "$ns" python3 "$RELAY_TOP/tests/relay/smtpraw.py" send "$server" 25 "$src" "$file" "$rcpt" "$@" \
+		>"$T/raw.last" 2>&1 || true
+	cat "$T/raw.last" >>"$T/raw.log"
+}
+raw_data_code() { awk '/^END-OF-DATA-REPLY/ { print $2 }' "$T/raw.last"; }
+
 # The reply to DATA's end (the line after the "." swaks sent), or to the
 # last command swaks got an answer to.
 last_code() {
 	awk '/^<[-~*]* *[0-9][0-9][0-9][ -]/ { sub(/^<[-~*]* */, ""); c = substr($0, 1, 3) } END { print c }' "$T/swaks.last"
+}
+# The first error reply (<** lines) swaks got.
+err_code() {
+	awk '/^<\*\* *[0-9][0-9][0-9][ -]/ { sub(/^<\*\* */, ""); print substr($0, 1, 3); exit }' "$T/swaks.last"
 }
 # The reply swaks got to end-of-data (empty when it never got there).
 data_code() {

@@ -199,7 +199,7 @@ def body_equal(qpath, opath):
     for line in oh.split(b"\n"):
         if line and line not in qh.split(b"\n"):
             c.want(False, "header line missing: %r" % line[:80])
-    c.want(hashlib.sha256(q).hexdigest() in qpath, "file is not stored under its SHA-256")
+    c.want(hashlib.sha256(q).hexdigest() in qpath.replace("/", ""), "file is not stored under its SHA-256")
     c.done()
 
 

@@ -29,7 +29,7 @@ send_via() {
 	local ns=$1 addr=$2 id=$3 kind=$4 to=$5
 	shift 5
 	gen "$kind" "$id" "$@"
-	swaks_to "$ns" "$addr" --from "yamada@$JDOM" --to "$to" --data "$T/msg-$id.eml"
+	swaks_to "$ns" "$addr" --from "yamada@$JDOM" --to "$to" --data "@$T/msg-$id.eml"
 	if [ "$(last_code)" = 221 ] && grep -q '^<- *250 .*queued as' "$T/swaks.last"; then
 		ok "$id: the $ns Postfix queued it"
 	else
@@ -83,7 +83,7 @@ check "LGWAN接続系 Postfix saw the box (198.18.3.1) as its client, never mail
 
 say "-- the 情報系 Postfix now sends over IPv6 (relayhost = [ipv6:$L6])"
 postconf -c "$T/pf-joho/etc" -e "relayhost = [ipv6:$L6]" "smtp_address_preference = ipv6"
-postfix -c "$T/pf-joho/etc" reload >/dev/null 2>&1
+nsx joho postfix -c "$T/pf-joho/etc" reload >/dev/null 2>&1 || fatal "postfix reload failed"
 round j2l-v6 joho joho "$J4" lgwan "sato@$LDOM"
 check "LGWAN接続系 Postfix saw the box over IPv6 (2001:2:0:3::1)" \
 	grep -q 'connect from [^ ]*\[2001:2:0:3::1\]' "$T/pf-lgwan/maillog"

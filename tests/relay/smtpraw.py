@@ -10,7 +10,8 @@ fix our bytes for us).
       CRLF.CRLF and QUIT.  Prints every reply line, prefixed "<- ".
   smtpraw.py send HOST PORT SRC FILE RCPT [--slow BYTES_PER_S]
       one normal transaction with FILE as the content (dot-stuffed, CRLF);
-      --slow paces the DATA bytes.  Prints every reply line.
+      --slow paces the DATA bytes.  Prints every reply line, and
+      "END-OF-DATA-REPLY CODE" for the reply to the final dot.
 Exit status 0 when the connection ran to its end (whatever the replies).
 """
 import socket
@@ -116,7 +117,8 @@ def send(host, port, src, path, rcpt, slow):
     else:
         c.s.sendall(data)
     try:
-        c.reply()
+        code = c.reply()
+        print("END-OF-DATA-REPLY %d" % code, flush=True)
         c.send(b"QUIT\r\n")
         c.reply()
     except (EOFError, OSError, ValueError):
