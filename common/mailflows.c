@@ -64,9 +64,14 @@ static void mailflows_err(struct mailflows_line *l, const char *fmt, ...)
 /* Address without brackets or prefix; returns the family or 0. */
 static int mailflows_addr(const char *s, uint8_t addr[16])
 {
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
 	memset(addr, 0, 16);
+	/* IPv4-mapped IPv6 is refused: IPv4 is written as IPv4, so that one
+	 * address has one spelling (the matcher maps clients the same way) */
 	if (strchr(s, ':'))
-		return inet_pton(AF_INET6, s, addr) == 1 ? AF_INET6 : 0;
+		return inet_pton(AF_INET6, s, addr) == 1 && memcmp(addr, mapped, 12) != 0 ? AF_INET6
+		                                                                          : 0;
 	/* inet_pton(AF_INET) accepts only the dotted quad: what we want */
 	return inet_pton(AF_INET, s, addr) == 1 ? AF_INET : 0;
 }
@@ -416,7 +421,10 @@ void mailflows_format(const struct mailflow *f, struct strbuf *out)
 	strbuf_putc(out, ' ');
 	/* the origin is a file name: keep the line one line of printable ASCII */
 	for (const char *p = f->origin; *p; p++)
-		strbuf_putc(out, (unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f ? '?' : *p);
+		strbuf_putc(out,
+		            ((unsigned char)*p < 0x20 && *p != '\t') || (unsigned char)*p >= 0x7f
+		                ? '?'
+		                : *p);
 	strbuf_putc(out, '\n');
 }
 

@@ -134,6 +134,8 @@ static void relay_conf_quote(struct strbuf *err, const char *text, size_t tlen, 
 	start = p;
 	while (p < end && *p != '\n' && *p != '\r')
 		p++;
+	if ((size_t)(p - start) > RELAY_CONF_MAX_LINE_BYTES)
+		return; /* an overlong line is not worth a terminal full of it */
 	strbuf_puts(err, "    ");
 	for (const char *q = start; q < p; q++) {
 		unsigned char u = (unsigned char)*q;
@@ -664,13 +666,17 @@ static void relay_conf_line(struct relay_conf_parser *ps, const char *line, size
 	if (kend - kstart < sizeof(key)) {
 		memcpy(key, line + kstart, kend - kstart);
 		key[kend - kstart] = '\0';
-		for (size_t j = 0; j < RELAY_CONF_KEYS; j++) {
-			unsigned d;
-			if (strcmp(relay_conf_keys[j].name, key) == 0) {
+		for (size_t j = 0; j < RELAY_CONF_KEYS && !k; j++)
+			if (strcmp(relay_conf_keys[j].name, key) == 0)
 				k = &relay_conf_keys[j];
-				break;
-			}
-			d = relay_conf_distance(key, relay_conf_keys[j].name);
+		/* an unknown key: the nearest known one, for "did you mean" */
+		for (size_t j = 0; j < RELAY_CONF_KEYS && !k; j++) {
+			unsigned d = relay_conf_distance(key, relay_conf_keys[j].name);
+			/* "quarantine" for "quarantine_dir": a word of the key */
+			if (kend - kstart >= 4 &&
+			    strncmp(relay_conf_keys[j].name, key, kend - kstart) == 0 &&
+			    relay_conf_keys[j].name[kend - kstart] == '_')
+				d = 1;
 			if (d < bestd) {
 				bestd = d;
 				best = j;

@@ -176,7 +176,9 @@ static void test_bad(void)
 	    "mailflow jo.ho lgwan 198.18.3.25 25 198.18.2.0/24 r:1\n"
 	    "mailflow joho lgwan 198.18.3.25 25 198.18.2.0/24 r:\x01\n"
 	    "mailflow joho lgwan 198.18.3.25 25 198.18.2.0/24 \xe6\x83\x85\n"
-	    "mailflow joho lgwan 198.18.3.25 25 1.2.3.4/-1 r:1\n",
+	    "mailflow joho lgwan 198.18.3.25 25 1.2.3.4/-1 r:1\n"
+	    "mailflow joho lgwan ::ffff:198.18.3.25 25 198.18.2.0/24 r:1\n"
+	    "mailflow joho lgwan 198.18.3.25 25 ::ffff:198.18.2.0/120 r:1\n",
 	    "f:3: expected \"mailflow\", got \"mailflows\"\n"
 	    "f:4: too few fields (want: mailflow SRCSEG DSTSEG ADDR PORT SRCNET[,SRCNET...] "
 	    "FILE:LINE)\n"
@@ -194,7 +196,9 @@ static void test_bad(void)
 	    "f:16: bad segment name \"jo.ho\"\n"
 	    "f:17: control character 0x01\n"
 	    "f:18: non-ASCII byte 0xe6\n"
-	    "f:19: bad prefix length \"/-1\" of 1.2.3.4\n");
+	    "f:19: bad prefix length \"/-1\" of 1.2.3.4\n"
+	    "f:20: bad destination address \"::ffff:198.18.3.25\"\n"
+	    "f:21: bad source network address \"::ffff:198.18.2.0\"\n");
 	/* limits */
 	{
 		struct strbuf t = STRBUF_INIT;

@@ -1,0 +1,51 @@
+#!/bin/bash
+# mailflows_written: `sekisho apply` writes <state>/mailflows (the same text
+# as `show --mailflows`), a second apply with one mail flow removed rewrites
+# it, `rollback` restores the first version's flows, and a re-apply of the
+# running rules keeps it.  Runs in the box namespace of a fresh topology
+# (tests/netns/lib.sh), state under $T.
+# shellcheck source=tests/netns/lib.sh
+. "$(dirname "$0")/../netns/lib.sh"
+netns_init mailflows "$@"
+
+A=$T/rules-a
+B=$T/rules-b
+copy_rules "$A"
+copy_rules "$B"
+sed -i -E '/^mail lgwan -> joho/d' "$B/lgwan.rules"
+grep -q '^mail' "$B/lgwan.rules" && fatal "could not edit rules B"
+
+has_lines() { # has_lines WHAT N: $STATE/mailflows has N mailflow lines
+	local n
+	n=$(grep -c '^mailflow ' "$STATE/mailflows" 2>/dev/null || true)
+	if [ "$n" = "$2" ]; then ok "$1: $n mail flow lines"; else fail "$1: $n mail flow lines, want $2"; fi
+}
+
+[ -e "$STATE/mailflows" ] && fail "mailflows exists before any apply"
+apply_ok "$A"
+has_lines "after apply A" 4
+"$SEKISHO" show --mailflows "$A" >"$T/a.flows" || fail "show --mailflows A failed"
+same_text "the written file is show --mailflows of A" "$T/a.flows" "$STATE/mailflows"
+perm=$(stat -c %a "$STATE/mailflows")
+if [ "$perm" = 644 ]; then ok "mode 644 (the relay reads it unprivileged)"; else fail "mode $perm"; fi
+
+apply_ok "$B"
+has_lines "after apply B (lgwan -> joho mail removed)" 2
+if grep -q '^mailflow lgwan joho' "$STATE/mailflows"; then
+	fail "B still declares lgwan -> joho"
+else ok "B declares no lgwan -> joho flow"; fi
+
+if out=$(sk rollback 2>&1); then ok "sekisho rollback succeeded"; else fail "sekisho rollback failed: $out"; fi
+has_lines "after rollback to A" 4
+grep -v '^#' "$T/a.flows" >"$T/a.body"
+grep -v '^#' "$STATE/mailflows" >"$T/r.body"
+same_text "rollback restores A's flows" "$T/a.body" "$T/r.body"
+
+# an unchanged re-apply rewrites the same text (and repairs a damaged file)
+echo garbage >"$STATE/mailflows"
+apply_ok "$A"
+same_text "re-applying A restores the file" "$T/a.flows" "$STATE/mailflows"
+[ -z "$(find "$STATE" -maxdepth 1 -name 'mailflows.tmp-*')" ] && ok "no temporary files left" ||
+	fail "temporary files left in $STATE"
+
+netns_finish
