@@ -36,8 +36,11 @@ static void mailgen_origin(const struct nftgen_opts *no, const struct srcpos *po
 		strbuf_printf(&sb, "%s:%d", file, pos->line);
 	if (sb.len < size)
 		memcpy(buf, sb.s, sb.len + 1);
-	else
-		snprintf(buf, size, "...%s", sb.s + sb.len - (size - 4));
+	else if (size > 4) {
+		/* "..." and the last size - 4 bytes: exactly fills buf */
+		memcpy(buf, "...", 3);
+		memcpy(buf + 3, sb.s + sb.len - (size - 4), size - 3);
+	}
 	strbuf_free(&sb);
 }
 
@@ -94,8 +97,12 @@ int mailgen_text(const struct policy *p, const struct nftgen_opts *no, const cha
 		if (f->kind != FLOW_MAIL || !src || !f->dst_seg || (!f->to_host && !f->to_group))
 			continue;
 		memset(&mf, 0, sizeof(mf));
-		snprintf(mf.src_seg, sizeof(mf.src_seg), "%s", src->id);
-		snprintf(mf.dst_seg, sizeof(mf.dst_seg), "%s", f->dst_seg->id);
+		/* segment ids are at most POLICY_NAME_MAX bytes: they fit */
+		if (strlen(src->id) >= sizeof(mf.src_seg) ||
+		    strlen(f->dst_seg->id) >= sizeof(mf.dst_seg))
+			continue;
+		memcpy(mf.src_seg, src->id, strlen(src->id) + 1);
+		memcpy(mf.dst_seg, f->dst_seg->id, strlen(f->dst_seg->id) + 1);
 		mailgen_origin(no, &f->pos, mf.origin, sizeof(mf.origin));
 		if (src->nets.n) {
 			mf.nets = xcalloc(src->nets.n, sizeof(*mf.nets));
