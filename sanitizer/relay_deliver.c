@@ -161,9 +161,9 @@ static void relay_deliver_rcpt(struct relay_deliver_thread *t, struct relay_job 
 		if (!s->nh) {
 			char nh[RELAY_ADDR_MAX];
 			relay_addr_text((struct sockaddr *)&job->nh_addr, true, nh, sizeof(nh));
-			log_warn("session %llu: next hop %s: %s%s%d %s", (unsigned long long)s->id,
-			         nh, err.len ? err.s : "", err.len ? "; reply " : "reply ",
-			         rep.code, rep.text);
+			log_warn("session %llu: next hop %s refused or failed: reply %d %s%s%s",
+			         (unsigned long long)s->id, nh, rep.code, rep.text,
+			         err.len ? "; " : "", err.len ? err.s : "");
 			if (rep.code >= 400 && rep.code < 600)
 				smtp_reply_format(&rep, &job->reply);
 			else
@@ -335,9 +335,20 @@ static void relay_deliver_message(struct relay_deliver_thread *t, struct relay_j
 		}
 	}
 done:
-	/* An unfinished next-hop transaction is reset before the next one. */
-	if (s->nh && s->nh_mail_ok)
+	/* The message did not reach DATA (sanitiser, quarantine): reset the
+	 * next hop's transaction now; a connection that fails RSET is dropped. */
+	if (s->nh && s->nh_mail_ok) {
+		struct smtp_reply rr;
+		struct strbuf rerr;
+		strbuf_init(&rerr, 4096);
+		int rc = smtp_client_rset(s->nh, &rr, &rerr);
+		if (rc >= 200 && rc < 300)
+			s->nh_in_transaction = false;
+		else
+			relay_deliver_drop_nh(s, rc != 0);
+		strbuf_free(&rerr);
 		s->nh_mail_ok = false;
+	}
 	if (raw != MAP_FAILED)
 		munmap(raw, job->size);
 	for (size_t i = 0; i < s->rcpts.n; i++)

@@ -792,7 +792,14 @@ void relay_session_close(struct relay_session *s, const char *reason)
 	if (s->dead)
 		return;
 	if (reason && s->tls != RELAY_TLS_HANDSHAKE && s->tls != RELAY_TLS_FLUSHING) {
-		strbuf_printf(&s->out, "%s\r\n", reason);
+		/* "421 4.4.2 text" goes out as "421 4.4.2 <hostname> text" */
+		const char *rest = strchr(reason, ' ');
+		rest = rest ? strchr(rest + 1, ' ') : NULL;
+		if (rest)
+			strbuf_printf(&s->out, "%.*s %s%s\r\n", (int)(rest - reason), reason,
+			              s->r->conf.hostname, rest);
+		else
+			strbuf_printf(&s->out, "%s\r\n", reason);
 		for (int i = 0; i < 4 && s->out_off < s->out.len; i++) {
 			const char *p = s->out.s + s->out_off;
 			size_t n = s->out.len - s->out_off;
