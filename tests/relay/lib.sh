@@ -261,17 +261,20 @@ sink_start() {
 	mkdir -p "$T/sink-$name"
 	local a=$addr
 	case $a in *:*) a="[$a]" ;; esac
-	nsx "$ns" smtp-sink -u nobody -d "$T/sink-$name/m." "$@" "$a:25" 128 \
+	# Not through nsx: $! must be smtp-sink itself (ip netns exec execs).
+	ip netns exec "$P$ns" smtp-sink -u nobody -d "$T/sink-$name/m." "$@" "$a:25" 128 \
 		>>"$T/sink-$name.log" 2>&1 &
 	R_PIDS+=($!)
 	SINK_PID=$!
 	chown nobody: "$T/sink-$name"
-	wait_until 10 eval "nsx $ns ss -Hltn 'sport = :25' | grep -qF '$a:25'" ||
-		fatal "smtp-sink $name did not start"
+	SINK_NS=$ns
+	wait_until 10 eval "nsx $ns ss -Hltnp 'sport = :25' | grep -F '$a:25' | grep -q 'pid=$SINK_PID,'" ||
+		fatal "smtp-sink $name did not start: $(cat "$T/sink-$name.log")"
 }
 sink_stop() { # PID
 	kill "$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
+	wait_until 10 eval "! nsx $SINK_NS ss -Hltnp 'sport = :25' | grep -q 'pid=$1,'" || true
 }
 sink_count() { find "$T/sink-$1" -type f -name 'm.*' 2>/dev/null | wc -l; }
 sink_files() { find "$T/sink-$1" -type f -name 'm.*' 2>/dev/null | sort; }
