@@ -7,7 +7,8 @@ fix our bytes for us).
       malformed end-of-data sequence SEQ (a Python bytes escape, e.g.
       '\\n.\\n') followed by a pipelined second transaction
       (MAIL FROM/RCPT TO/DATA/"SMUGGLED-CONTENT"/.), then the real
-      CRLF.CRLF and QUIT.  Prints every reply line, prefixed "<- ".
+      CRLF.CRLF and QUIT.  Prints every reply line, prefixed "<- ", and
+      "END-OF-DATA-REPLY CODE" for the first reply after the content.
   smtpraw.py send HOST PORT SRC FILE RCPT [--slow BYTES_PER_S]
       one normal transaction with FILE as the content (dot-stuffed, CRLF);
       --slow paces the DATA bytes.  Prints every reply line, and
@@ -81,7 +82,8 @@ def smuggle(host, port, src, seq, rcpt):
     c.send(payload)
     c.send(b"\r\n.\r\n")
     try:
-        c.reply()
+        code = c.reply()
+        print("END-OF-DATA-REPLY %d" % code, flush=True)
         c.send(b"QUIT\r\n")
         while True:
             c.reply()
