@@ -220,9 +220,14 @@ static void sworker_reap(struct sworker_slot *s, bool graceful, struct strbuf *w
 	if (graceful || s->quits) {
 		int64_t deadline = sworker_now_ms() + SWORKER_STOP_GRACE_MS;
 
-		while ((r = waitpid(s->pid, &st, WNOHANG)) == 0 && sworker_now_ms() < deadline) {
+		for (;;) {
 			struct timespec ts = {0, 10 * 1000 * 1000};
 
+			r = waitpid(s->pid, &st, WNOHANG);
+			if (r < 0 && errno == EINTR)
+				r = 0;
+			else if (r != 0 || sworker_now_ms() >= deadline)
+				break;
 			nanosleep(&ts, NULL);
 		}
 	}
