@@ -8,6 +8,10 @@
  * is written as 0.0.0.0/0,::/0; the redirect rules still match its
  * interfaces only.
  *
+ * The state directory is made searchable (mode | 0011) so that the relay,
+ * running as its own user, can open the file (0644); everything else in
+ * the directory stays 0600 / 0700.
+ *
  * TRUST: the policy was checked; names are the checked identifiers.
  * FAILURE: -1 with err_r (too many lines; write errors from
  * mailflows_write_file).
@@ -16,9 +20,11 @@
 #include "mailgen.h"
 #include "xalloc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* FILE:LINE of the flow, renamed like the rule comments, kept within the
  * reader's field (the tail, which names the file, survives). */
@@ -134,7 +140,17 @@ int mailgen_write(const struct state *st, const char *text, size_t len, struct s
 {
 	char *path = state_path(st, MAILGEN_FILE);
 	bool ok = mailflows_write_file(path, text, len, err_r);
+	struct stat sb;
 
+	/* the relay reads the file as its unprivileged user: the state
+	 * directory must be searchable (every other file in it is 0600 and
+	 * versions/ 0700, so search permission reveals nothing else) */
+	if (ok && stat(st->dir, &sb) == 0 && (sb.st_mode & 0011) != 0011 &&
+	    chmod(st->dir, (sb.st_mode & 07777) | 0011) < 0) {
+		strbuf_printf(err_r, "mailflows: cannot make %s searchable: %s", st->dir,
+		              strerror(errno));
+		ok = false;
+	}
 	free(path);
 	return ok ? 0 : -1;
 }

@@ -29,7 +29,8 @@
  */
 int mailgen_text(const struct policy *p, const struct nftgen_opts *no, const char *source,
                  struct strbuf *out, struct strbuf *err_r);
-/* Write text atomically to <state dir>/mailflows.  Returns 0 or -1. */
+/* Write text atomically to <state dir>/mailflows (mode 0644) and make the
+ * state directory searchable for the relay's user.  Returns 0 or -1. */
 int mailgen_write(const struct state *st, const char *text, size_t len, struct strbuf *err_r);
 
 #endif

@@ -22,12 +22,15 @@ has_lines() { # has_lines WHAT N: $STATE/mailflows has N mailflow lines
 }
 
 [ -e "$STATE/mailflows" ] && fail "mailflows exists before any apply"
+chmod 700 "$STATE" # as state_open creates it
 apply_ok "$A"
 has_lines "after apply A" 4
 "$SEKISHO" show --mailflows "$A" >"$T/a.flows" || fail "show --mailflows A failed"
 same_text "the written file is show --mailflows of A" "$T/a.flows" "$STATE/mailflows"
 perm=$(stat -c %a "$STATE/mailflows")
 if [ "$perm" = 644 ]; then ok "mode 644 (the relay reads it unprivileged)"; else fail "mode $perm"; fi
+perm=$(stat -c %a "$STATE")
+if [ "$perm" = 711 ]; then ok "state directory 711 (searchable, not listable)"; else fail "state directory mode $perm"; fi
 
 apply_ok "$B"
 has_lines "after apply B (lgwan -> joho mail removed)" 2

@@ -5,7 +5,8 @@
  * topology, and the relay's question "is client -> ADDR:PORT a declared
  * mail flow?" gets the answers the rules imply (joho <-> lgwan on tcp/25,
  * nothing from shirei, nothing to other hosts); with no policy only the
- * comment is written.
+ * comment is written.  The file is 0644 and the state directory becomes
+ * searchable (0711) so that the relay's unprivileged user can open it.
  */
 #include "mailflows.h"
 #include "mailgen.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int failures;
@@ -69,6 +71,11 @@ int main(int argc, char **argv)
 	CHECK(mailgen_text(p, NULL, "rules", &text, &err) == 0);
 	CHECK(mailgen_write(&st, text.s, text.len, &err) == 0);
 	path = state_path(&st, "mailflows");
+	{
+		struct stat sb;
+		CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0711); /* searchable */
+		CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0644);
+	}
 	CHECK(mailflows_load(&mf, path, &missing, &err));
 	CHECK(!missing);
 	CHECK(mf.n == 4);
