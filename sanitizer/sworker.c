@@ -362,7 +362,8 @@ static ssize_t sworker_recv(int sock, void *buf, size_t max, int *fd_r, struct s
 		if (*fd_r >= 0)
 			close(*fd_r);
 		*fd_r = -1;
-		strbuf_puts(why, nfds > 1 ? "more than one descriptor" : "overlong packet");
+		strbuf_puts(why,
+		            nfds > 1 ? "sent more than one descriptor" : "sent an overlong packet");
 		return -1;
 	}
 	return n;

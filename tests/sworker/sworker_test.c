@@ -15,7 +15,11 @@
  * worker; 8 threads on a pool of 2 all get their own answers; a database
  * that does not load fails pool_start; pool_stop leaves no process (no
  * zombie) behind; as root, the worker runs as nobody with no_new_privs,
- * seccomp and a network namespace of its own.  A SIGCHLD handler stays
+ * seccomp and a network namespace of its own.  A fake, hostile worker
+ * (SWORKER_TEST_FAKE=CASE in the pool's environment: this program then
+ * answers with crafted packets instead of calling sworker_main) checks
+ * that every malformed answer is refused with its reason, and that valid
+ * but unusual JSON is accepted.  A SIGCHLD handler stays
  * installed throughout (the pool must not depend on SIGCHLD).
  */
 #include "sanitize.h"
@@ -31,7 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -461,6 +467,253 @@ static void test_stop_reaps(struct sworker_pool *p)
 	printf("ok - stop_reaps (%u workers)\n", n);
 }
 
+/* ---- a hostile worker -------------------------------------------------- */
+
+/* The wire header of sworker.c, kept in step by hand (a change there shows
+ * here as "malformed" everywhere). */
+struct fake_wire {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t kind;
+	uint64_t seq;
+	uint64_t len;
+	uint64_t verdict_len;
+	uint32_t status;
+	uint32_t flags;
+	uint32_t nrcpts;
+	uint32_t text_len;
+	uint32_t signatures;
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct fake_wire) == 56, "wire header");
+#define FAKE_MAGIC 0x534b5752u
+#define FAKE_MSG "Subject: x\r\n\r\nfake\r\n"
+
+struct fake_case {
+	const char *name;
+	const char *verdict; /* in the memfd after FAKE_MSG */
+	const char *expect;  /* in res->error; NULL: the answer is accepted */
+};
+
+static const struct fake_case fake_cases[] = {
+    {"valid_json",
+     "{\"a\":[1,-2.5e3,0,true,false,null,{\"b\":\"\\u00e9\\\"\\\\/\"}],"
+     "\"c\":\"\xe6\x97\xa5\xe6\x9c\xac\",\"d\":{}, \"e\" : [ ]}",
+     NULL},
+    {"short", "{}", "sent a short answer"},
+    {"bad_magic", "{}", "malformed answer header"},
+    {"wrong_seq", "{}", "malformed answer header"},
+    {"text_len_lies", "{}", "malformed answer header"},
+    {"two_fds", "{}", "more than one descriptor"},
+    {"bad_status", "{}", "unknown status 7"},
+    {"error_with_fd", "{}", "error answer with content"},
+    {"no_fd", "{}", "without a descriptor or with bad lengths"},
+    {"huge_verdict_len", "{}", "without a descriptor or with bad lengths"},
+    {"size_mismatch", "{}", "size is not the announced one"},
+    {"not_memfd", "{}", "not a sealed memfd"},
+    {"nul_in_message", "{}", "NUL bytes"},
+    {"json_newline", "{\"a\":1}\n", "not one line of JSON"},
+    {"json_array", "[1]", "not one line of JSON"},
+    {"json_bad_utf8", "{\"a\":\"\xff\"}", "not one line of JSON"},
+    {"json_overlong_utf8", "{\"a\":\"\xc0\xaf\"}", "not one line of JSON"},
+    {"json_surrogate", "{\"a\":\"\xed\xa0\x80\"}", "not one line of JSON"},
+    {"json_control", "{\"a\":\"\x01\"}", "not one line of JSON"},
+    {"json_leading_zero", "{\"a\":01}", "not one line of JSON"},
+    {"json_trailing_comma", "{\"a\":1,}", "not one line of JSON"},
+    {"json_short_escape", "{\"a\":\"\\u12\"}", "not one line of JSON"},
+    {"json_bad_word", "{\"a\":tru}", "not one line of JSON"},
+    {"json_two_objects", "{}{}", "not one line of JSON"},
+    {"json_unclosed", "{\"a\":[1,2", "not one line of JSON"},
+    {"json_deep", NULL, "not one line of JSON"}, /* 100 nested arrays */
+    {"crash_after_ready", "{}", "closed its socket"},
+};
+
+static int fake_memfd(const char *a, size_t an, const char *b, size_t bn, bool seal)
+{
+	int fd = memfd_create("fake", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0 || write(fd, a, an) != (ssize_t)an || write(fd, b, bn) != (ssize_t)bn)
+		_exit(9);
+	if (seal && fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW) < 0)
+		_exit(9);
+	return fd;
+}
+
+static void fake_send(int sock, const void *buf, size_t n, const int *fds, int nfds)
+{
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} c;
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = n};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (nfds) {
+		struct cmsghdr *h;
+
+		memset(&c, 0, sizeof(c));
+		m.msg_control = c.buf;
+		m.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+		h = CMSG_FIRSTHDR(&m);
+		h->cmsg_level = SOL_SOCKET;
+		h->cmsg_type = SCM_RIGHTS;
+		h->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+		memcpy(CMSG_DATA(h), fds, (size_t)nfds * sizeof(int));
+	}
+	if (sendmsg(sock, &m, MSG_NOSIGNAL) < 0)
+		_exit(9);
+}
+
+/* Answer every request the way case c says; never sanitises anything. */
+static int fake_worker(int sock, const struct fake_case *c)
+{
+	struct fake_wire w;
+	char deep[256];
+	static char buf[128 * 1024];
+	const char *verdict = c->verdict;
+
+	if (!verdict) {
+		memset(deep, '[', 100);
+		memset(deep + 100, ']', 100);
+		deep[0] = '{';
+		memcpy(deep + 1, "\"a\":", 4);
+		deep[199] = '}';
+		deep[200] = 0;
+		verdict = deep;
+	}
+	memset(&w, 0, sizeof(w));
+	w.magic = FAKE_MAGIC;
+	w.version = 1;
+	w.kind = 1; /* READY */
+	w.flags = 1;
+	fake_send(sock, &w, sizeof(w), NULL, 0);
+	for (;;) {
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+		union {
+			char b[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} cb;
+		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+		struct fake_wire q;
+		ssize_t n;
+		int fds[2], nfds = 1;
+		size_t mlen = sizeof(FAKE_MSG) - 1, vlen = strlen(verdict);
+		const char *msg = FAKE_MSG;
+		bool seal = true;
+
+		m.msg_control = cb.b;
+		m.msg_controllen = sizeof(cb.b);
+		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+		if (n <= 0)
+			return 0;
+		if (m.msg_controllen && CMSG_FIRSTHDR(&m)) {
+			int in;
+
+			memcpy(&in, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(int));
+			close(in);
+		}
+		if (strcmp(c->name, "crash_after_ready") == 0)
+			abort();
+		memcpy(&q, buf, sizeof(q));
+		memset(&w, 0, sizeof(w));
+		w.magic = FAKE_MAGIC;
+		w.version = 1;
+		w.kind = 3; /* REPLY */
+		w.seq = q.seq;
+		w.status = 0;
+		if (strcmp(c->name, "nul_in_message") == 0)
+			msg = "Subject: x\r\n\r\nfa\0e\r\n";
+		if (strcmp(c->name, "bad_magic") == 0)
+			w.magic++;
+		if (strcmp(c->name, "wrong_seq") == 0)
+			w.seq++;
+		if (strcmp(c->name, "text_len_lies") == 0)
+			w.text_len = 3;
+		if (strcmp(c->name, "bad_status") == 0)
+			w.status = 7;
+		w.len = mlen;
+		w.verdict_len = vlen;
+		if (strcmp(c->name, "huge_verdict_len") == 0)
+			w.verdict_len = SWORKER_MAX_VERDICT_BYTES + 1;
+		if (strcmp(c->name, "size_mismatch") == 0)
+			w.verdict_len = vlen + 1;
+		fds[0] = fake_memfd(msg, mlen, verdict, vlen, seal);
+		if (strcmp(c->name, "not_memfd") == 0) {
+			close(fds[0]);
+			fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		}
+		if (strcmp(c->name, "two_fds") == 0) {
+			fds[1] = dup(fds[0]);
+			nfds = 2;
+		}
+		if (strcmp(c->name, "no_fd") == 0)
+			nfds = 0;
+		if (strcmp(c->name, "error_with_fd") == 0)
+			w.status = 2;
+		fake_send(sock, &w, strcmp(c->name, "short") == 0 ? 10 : sizeof(w), fds, nfds);
+		close(fds[0]);
+		if (nfds == 2)
+			close(fds[1]);
+	}
+}
+
+static void test_hostile_worker(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(fake_cases) / sizeof(fake_cases[0]); i++) {
+		const struct fake_case *c = &fake_cases[i];
+		struct sworker_pool *p;
+		struct sworker_result r;
+		enum sanitize_status st;
+		pid_t before = 0, after = 0;
+
+		setenv("SWORKER_TEST_FAKE", c->name, 1);
+		p = test_pool(1, 10, NULL, NULL);
+		unsetenv("SWORKER_TEST_FAKE");
+		sworker_pool_pids(p, &before, 1);
+		st = test_run(p, plain_msg, sizeof(plain_msg) - 1, "s@example.com", &r);
+		sworker_pool_pids(p, &after, 1);
+		if (c->expect) {
+			CHECK(st == SANITIZE_ERROR && strstr(S(r.error), c->expect) != NULL &&
+			          r.message.len == 0 && r.verdict.len == 0,
+			      "hostile %s: status %d error \"%s\", want \"%s\"", c->name, (int)st,
+			      S(r.error), c->expect);
+			CHECK(after != before, "hostile %s: the worker was not replaced", c->name);
+		} else {
+			CHECK(st == SANITIZE_OK && strcmp(S(r.verdict), c->verdict) == 0 &&
+			          strcmp(S(r.message), FAKE_MSG) == 0,
+			      "hostile %s: status %d error %s verdict %s", c->name, (int)st,
+			      S(r.error), S(r.verdict));
+			CHECK(after == before, "hostile %s: a good worker was replaced", c->name);
+		}
+		sworker_result_free(&r);
+		sworker_pool_stop(p);
+	}
+	printf("ok - hostile_worker (%zu cases)\n", i);
+}
+
+static void test_bad_ready(void)
+{
+	struct sworker_conf c = {0};
+	struct strbuf err = STRBUF_INIT;
+	struct sworker_pool *p;
+
+	setenv("SWORKER_TEST_FAKE", "bad_ready", 1);
+	c.exe = test_exe;
+	c.nworkers = 1;
+	c.timeout_s = 5;
+	c.scan_db = test_db;
+	c.tmpdir = "/dev/shm";
+	c.uid = c.gid = geteuid() == 0 ? NOBODY : getuid();
+	p = sworker_pool_start(&c, &err);
+	unsetenv("SWORKER_TEST_FAKE");
+	CHECK(p == NULL && strstr(S(err), "short ready message") != NULL, "bad ready: %s", S(err));
+	sworker_pool_stop(p);
+	strbuf_free(&err);
+	printf("ok - bad_ready\n");
+}
+
 static double test_now(void)
 {
 	struct timespec ts;
@@ -534,6 +787,20 @@ int main(int argc, char **argv)
 	struct sworker_pool *p;
 	ssize_t l;
 
+	if (argc > 2 && strcmp(argv[1], "--worker") == 0 && getenv("SWORKER_TEST_FAKE")) {
+		const char *name = getenv("SWORKER_TEST_FAKE");
+		size_t i;
+
+		if (strcmp(name, "bad_ready") == 0) {
+			if (write(atoi(argv[2]), "short", 5) < 0)
+				return 9;
+			return 0;
+		}
+		for (i = 0; i < sizeof(fake_cases) / sizeof(fake_cases[0]); i++)
+			if (strcmp(fake_cases[i].name, name) == 0)
+				return fake_worker(atoi(argv[2]), &fake_cases[i]);
+		return 9;
+	}
 	if (argc > 1 && strcmp(argv[1], "--worker") == 0)
 		return sworker_main_args(argc, argv);
 	l = readlink("/proc/self/exe", test_exe, sizeof(test_exe) - 1);
@@ -572,6 +839,8 @@ int main(int argc, char **argv)
 	test_socket_refused();
 	test_concurrent();
 	test_bad_db();
+	test_hostile_worker();
+	test_bad_ready();
 	CHECK(test_sigchld > 0, "no SIGCHLD seen (the test's handler)");
 	if (test_failures) {
 		fprintf(stderr, "%d check(s) failed\n", test_failures);
