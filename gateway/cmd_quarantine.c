@@ -1058,6 +1058,13 @@ static void qc_show_releases(struct qc *c, const char *id, struct strbuf *out)
 	strbuf_free(&err);
 }
 
+/* "\nlabel:  value" with the value escaped ("-" when absent). */
+static void qc_show_field(struct strbuf *out, const char *label, const char *value)
+{
+	strbuf_printf(out, "\n%s:%*s", label, (int)(13 - strlen(label)), "");
+	qc_escape_cstr(out, value);
+}
+
 static int qc_show(struct qc *c, const char *arg)
 {
 	struct qc_entries es;
@@ -1073,9 +1080,9 @@ static int qc_show(struct qc *c, const char *arg)
 	e = &es.v[0];
 	meta = qc_meta(e);
 	v = qc_verdict(meta);
-	strbuf_printf(&out, "id:        %s\nstored:    ", e->id);
+	strbuf_printf(&out, "id:           %s\nstored:       ", e->id);
 	qc_time(&out, e->stored);
-	strbuf_printf(&out, "\nsize:      %zu bytes\nstatus:    ", e->size);
+	strbuf_printf(&out, "\nsize:         %zu bytes\nstatus:       ", e->size);
 	qc_escape_cstr(&out, qc_status(meta));
 	if ((wh = qj_get(v, "withheld")) && wh->type == QJ_OBJ) {
 		strbuf_puts(&out, " (");
@@ -1086,9 +1093,8 @@ static int qc_show(struct qc *c, const char *arg)
 		}
 		strbuf_putc(&out, ')');
 	}
-	strbuf_puts(&out, "\nfrom:      ");
-	qc_escape_cstr(&out, qc_from(meta));
-	strbuf_puts(&out, "\nto:        ");
+	qc_show_field(&out, "from", qc_from(meta));
+	strbuf_puts(&out, "\nto:           ");
 	rc = qc_rcpts(meta);
 	for (size_t i = 0; rc && i < rc->n; i++) {
 		if (i)
@@ -1097,16 +1103,14 @@ static int qc_show(struct qc *c, const char *arg)
 	}
 	if (!rc || rc->n == 0)
 		strbuf_putc(&out, '-');
-	strbuf_puts(&out, "\nsubject:   ");
-	qc_escape_cstr(&out, qc_subject(meta));
-	strbuf_puts(&out, "\nmessage-id: ");
-	qc_escape_cstr(&out, qj_str(qj_get(v, "message_id")));
-	if (qj_str(qj_get(meta, "client"))) {
-		strbuf_puts(&out, "\nclient:    ");
-		qc_escape_cstr(&out, qj_str(qj_get(meta, "client")));
-	}
+	qc_show_field(&out, "subject", qc_subject(meta));
+	qc_show_field(&out, "message-id", qj_str(qj_get(v, "message_id")));
+	qc_show_field(&out, "client", qj_str(qj_get(meta, "client")));
+	qc_show_field(&out, "helo", qj_str(qj_get(meta, "helo")));
+	qc_show_field(&out, "original dst", qj_str(qj_get(meta, "original_dst")));
+	qc_show_field(&out, "mode", qj_str(qj_get(meta, "mode")));
 	if ((vir = qj_get(v, "viruses")) && vir->type == QJ_ARR && vir->n) {
-		strbuf_puts(&out, "\nviruses:   ");
+		strbuf_puts(&out, "\nviruses:      ");
 		for (size_t i = 0; i < vir->n; i++) {
 			if (i)
 				strbuf_puts(&out, ", ");
@@ -1347,7 +1351,8 @@ static bool qc_build_attachment(struct qc *c, const struct qc_entry *e,
 	host[sizeof(host) - 1] = '\0';
 	g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_FROM, NULL, from);
 	g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_TO, NULL, c->to);
-	strbuf_printf(&subj, "Released from quarantine: %s", part->name);
+	strbuf_puts(&subj, "Released from quarantine: ");
+	qc_escape_cstr(&subj, part->name);
 	g_mime_message_set_subject(m, subj.s, "utf-8");
 	now = g_date_time_new_now_local();
 	g_mime_message_set_date(m, now);
@@ -1355,19 +1360,23 @@ static bool qc_build_attachment(struct qc *c, const struct qc_entry *e,
 	strbuf_printf(&msgid, "release.%.12s.%lld.%ld@%s", e->id, (long long)time(NULL),
 	              (long)getpid(), host);
 	g_mime_message_set_message_id(m, msgid.s);
-	strbuf_printf(&body,
-	              "This message carries one attachment released from the sekisho quarantine.\n"
-	              "\n"
-	              "Attachment:   %s (%s, %zu bytes)\n"
-	              "Quarantine:   %s\n"
-	              "Original from: %s\n"
-	              "Original subject: %s\n"
-	              "Released by:  %s\n"
-	              "Reason:       %s\n",
-	              part->name, part->type ? part->type : "application/octet-stream",
-	              part->data.len, e->id, qc_from(qc_meta(e)) ? qc_from(qc_meta(e)) : "<>",
-	              osub ? osub : "-", by, c->reason);
+	/* what the original holds is hostile: escaped like on a terminal */
+	strbuf_puts(&body, "This message carries one attachment released from the sekisho "
+	                   "quarantine.\n\nAttachment:       ");
+	qc_escape_cstr(&body, part->name);
+	strbuf_printf(&body, " (%s, %zu bytes)\nQuarantine id:    %s\nOriginal from:    ",
+	              part->type ? part->type : "application/octet-stream", part->data.len, e->id);
+	qc_escape_cstr(&body, qc_from(qc_meta(e)));
+	strbuf_puts(&body, "\nOriginal subject: ");
+	qc_escape_cstr(&body, osub);
+	strbuf_puts(&body, "\nReleased by:      ");
+	qc_escape_cstr(&body, by);
+	strbuf_puts(&body, "\nReason:           ");
+	qc_escape_cstr(&body, c->reason);
+	strbuf_putc(&body, '\n');
 	g_mime_text_part_set_text(text, body.s);
+	/* 7-bit throughout: the next hop need not offer 8BITMIME */
+	g_mime_part_set_content_encoding(GMIME_PART(text), GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
 	data = g_mime_stream_mem_new_with_buffer(part->data.s ? part->data.s : "", part->data.len);
 	w = g_mime_data_wrapper_new_with_stream(data, GMIME_CONTENT_ENCODING_DEFAULT);
 	g_mime_part_set_content(att, w);
@@ -1515,9 +1524,16 @@ static int qc_release(struct qc *c, const char *arg)
 		log_error("--by must be non-empty, at most 256 bytes");
 		return 2;
 	}
-	if (c->attachment && (!*c->attachment || strlen(c->attachment) > 1024)) {
-		log_error("--attachment needs a file name");
-		return 2;
+	if (c->attachment) {
+		size_t n = strlen(c->attachment);
+		bool ctl = false;
+
+		for (size_t i = 0; i < n; i++)
+			ctl |= (unsigned char)c->attachment[i] < 0x20 || c->attachment[i] == 0x7f;
+		if (n == 0 || n > 1024 || ctl) {
+			log_error("--attachment needs a file name (no control characters)");
+			return 2;
+		}
 	}
 	if (c->via && !qc_parse_hostport(c->via, &ss, &sslen)) {
 		log_error("--via: numeric HOST:PORT ([IPv6]:PORT) expected");

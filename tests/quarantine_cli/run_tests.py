@@ -230,7 +230,7 @@ def t_show(c):
     check("sha256=56c2ac043c28d3543275a6f50b593a6beb0b6888ed8159ac02e3e7f4a32ccb26" in text,
           "removed part hash")
     w = c.run("show", c.ids["eicar_attachment_withheld"][:8]).stdout.decode()
-    check("status:    withheld (infected: Eicar-Test-Signature-Body.UNOFFICIAL)" in w,
+    check("status:       withheld (infected: Eicar-Test-Signature-Body.UNOFFICIAL)" in w,
           "withheld reason shown")
     check("releases:\n  (none)\n" in w, "no releases yet")
 
@@ -319,7 +319,7 @@ def t_hostile_subject(c):
     j = json.loads(c.run("list", "--json").stdout)
     check(j[0]["subject"] == HOSTILE_SUBJECT, "--json keeps the value (escaped as JSON)")
     show = c.run("show", ident[:8]).stdout.decode()
-    check("subject:   Invoice \\x1b[2J" in show, "escaped subject in show")
+    check("subject:      Invoice \\x1b[2J" in show, "escaped subject in show")
     check('"subject": "Invoice \\u001b[2J' in show, "escaped subject in the metadata JSON")
     # the real sanitiser's verdict of such a message, through the store
     msg = os.path.join(c.tmp, "hostile.eml")
@@ -456,6 +456,7 @@ def t_release_attachment(c):
         check(b"Content-Type: application/zip" not in body or name == "data.zip",
               "the other attachment is absent")
         check(not msg.defects, "defects: %s" % msg.defects)
+        check(all(b < 0x80 for b in body), "the release message is 7-bit")
         rel = releases(c, ident)[-1]
         check(rel["what"] == "attachment %s to kansa@example.lg.jp" % name and rel["who"] == "op",
               "recorded: %s" % rel)
@@ -503,6 +504,7 @@ def t_release_usage(c):
     c.run("release", ident[:8], "--to", "k@x.jp", "--reason", "r", "--via", "host:25", rc=2)
     c.run("release", ident[:8], "--to", "k@x.jp", "--reason", "r", "--via", "::1:25", rc=2)
     c.run(*base, "--to", "k@example.lg.jp", "--reason", "r", "--by", "", rc=2)
+    c.run(*base, "--to", "k@example.lg.jp", "--reason", "r", "--attachment", "a\r\nb", rc=2)
     c.run(*base, "--to", "k@example.lg.jp", "--reason", "r" * 5000, rc=2)
     check(releases(c, ident) == [], "nothing recorded by usage errors")
     r = c.run("--help")
