@@ -1,5 +1,6 @@
 #!/bin/sh
-# run_case.sh DUMP CASE.conf - one golden test of the relayd.conf parser.
+# run_case.sh DUMP CASE.conf [OK] - one golden test of the relayd.conf parser
+# (OK: the expected output when it is not CASE.ok beside the case).
 #
 # Runs `relay_conf_dump CASE.conf` in the case's directory (so file names in
 # messages are relative and stable) and compares stdout plus a last line
@@ -12,6 +13,7 @@ conf=$2
 case $dump in /*) ;; *) dump=$PWD/$dump ;; esac
 dir=$(dirname "$conf")
 name=$(basename "$conf" .conf)
+ok=${3:-$dir/$name.ok}
 tmp=$(mktemp -d) || exit 2
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
@@ -19,13 +21,13 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 rc=$?
 echo "exit $rc" >>"$tmp/out"
 if [ "${SEKISHO_UPDATE_GOLDEN:-0}" = 1 ]; then
-	cp "$tmp/out" "$dir/$name.ok"
+	cp "$tmp/out" "$ok"
 	echo "$name: golden updated (exit $rc)"
 	exit 0
 fi
 fail=0
-if ! diff -u "$dir/$name.ok" "$tmp/out"; then
-	echo "$name: output differs from $dir/$name.ok" >&2
+if ! diff -u "$ok" "$tmp/out"; then
+	echo "$name: output differs from $ok" >&2
 	fail=1
 fi
 if [ $rc -eq 0 ]; then
