@@ -1238,28 +1238,64 @@ static bool sworker_reply(int sock, uint64_t seq, const struct sanitize_result *
 	return ok;
 }
 
-/* The "socket" test hook: try the network and note what happened. */
-static void sworker_test_socket(struct sanitize_result *r)
+/* Test hook: turn the result into an error saying what the sandbox let
+ * through. */
+static void sworker_test_breach(struct sanitize_result *r, const char *what)
 {
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	strbuf_reset(&r->message);
+	strbuf_reset(&r->verdict);
+	strbuf_reset(&r->error);
+	r->status = SANITIZE_ERROR;
+	strbuf_printf(&r->error, "sworker test: %s", what);
+}
+
+/* Test hook: add "key":"value" to the verdict object. */
+static void sworker_test_note(struct sanitize_result *r, const char *key, const char *what, int e)
+{
+	if (r->status == SANITIZE_ERROR || r->verdict.len < 2 ||
+	    r->verdict.s[r->verdict.len - 1] != '}')
+		return;
+	r->verdict.len--;
+	r->verdict.s[r->verdict.len] = 0;
+	strbuf_printf(&r->verdict, "%s\"%s\":\"%s%s\"}", r->verdict.len > 1 ? "," : "", key, what,
+	              e ? (strerrorname_np(e) ? strerrorname_np(e) : "?") : "");
+}
+
+static void *sworker_test_thread(void *arg)
+{
+	return arg;
+}
+
+/* The "socket" test hook: try the network, a new process and a thread,
+ * and note what happened (the first two must be refused, the third work). */
+static void sworker_test_sandbox(struct sanitize_result *r)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), e = errno;
+	pthread_t t;
+	pid_t pid;
 
 	if (s >= 0) {
 		close(s);
-		strbuf_reset(&r->message);
-		strbuf_reset(&r->verdict);
-		r->status = SANITIZE_ERROR;
-		strbuf_reset(&r->error);
-		strbuf_puts(&r->error, "sworker test: socket(AF_INET) was allowed in the worker");
-	} else if (r->status != SANITIZE_ERROR && r->verdict.len &&
-	           r->verdict.s[r->verdict.len - 1] == '}') {
-		int e = errno;
-
-		r->verdict.len--;
-		r->verdict.s[r->verdict.len] = 0;
-		strbuf_printf(&r->verdict, "%s\"test_socket\":\"refused: %s\"}",
-		              r->verdict.len > 1 ? "," : "",
-		              strerrorname_np(e) ? strerrorname_np(e) : "?");
+		sworker_test_breach(r, "socket(AF_INET) was allowed in the worker");
+		return;
 	}
+	sworker_test_note(r, "test_socket", "refused: ", e);
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0) {
+		waitpid(pid, NULL, 0);
+		sworker_test_breach(r, "fork() was allowed in the worker");
+		return;
+	}
+	sworker_test_note(r, "test_fork", "refused: ", errno);
+	e = pthread_create(&t, NULL, sworker_test_thread, NULL);
+	if (e != 0) {
+		sworker_test_breach(r, "pthread_create failed in the worker");
+		return;
+	}
+	pthread_join(t, NULL);
+	sworker_test_note(r, "test_thread", "ok", 0);
 }
 
 /* Serve one request packet (n bytes in buf, raw message in fd). */
@@ -1318,7 +1354,7 @@ static bool sworker_serve(int sock, const struct sworker_conf *conf,
 	sanitize_message(pol, eng, raw, w.len, (w.flags & SWORKER_F_FROM) ? from : NULL, rcpt,
 	                 w.nrcpts, &res);
 	if (faults & SWORKER_FAULT_SOCKET)
-		sworker_test_socket(&res);
+		sworker_test_sandbox(&res);
 	if ((faults & SWORKER_FAULT_GARBAGE) && res.status != SANITIZE_ERROR &&
 	    sworker_test_line(raw, w.len, "garbage")) {
 		strbuf_reset(&res.verdict);

@@ -29,8 +29,10 @@
  * "X-Sekisho-Test: crash"), "hang" (sleep for ever on "X-Sekisho-Test:
  * hang"), "garbage" (an invalid verdict on "X-Sekisho-Test: garbage", an
  * unsealed memfd on "X-Sekisho-Test: unsealed"), "socket" (every message:
- * try socket(AF_INET); refused adds "test_socket":"refused: <why>" to the
- * verdict, allowed makes the result SANITIZE_ERROR).  docs/relay-workers.md.
+ * try socket(AF_INET) and fork(), start a thread; the verdict gets
+ * "test_socket":"refused: EPERM","test_fork":"refused: EPERM",
+ * "test_thread":"ok"; anything let through makes it SANITIZE_ERROR).
+ * docs/relay-workers.md.
  */
 #ifndef SEKISHO_SWORKER_H
 #define SEKISHO_SWORKER_H
