@@ -1071,6 +1071,7 @@ static int qc_show(struct qc *c, const char *arg)
 	struct strbuf out = STRBUF_INIT;
 	const struct qj *meta, *v, *rc, *removed, *wh, *vir;
 	const struct qc_entry *e;
+	const char *path;
 	int rc_exit;
 
 	if (!qc_open(c))
@@ -1115,6 +1116,13 @@ static int qc_show(struct qc *c, const char *arg)
 			if (i)
 				strbuf_puts(&out, ", ");
 			qc_escape_cstr(&out, qj_str(qj_get(vir->v[i], "name")));
+			strbuf_puts(&out, " (");
+			path = qj_str(qj_get(vir->v[i], "path"));
+			if (path && *path)
+				qc_escape_cstr(&out, path);
+			else
+				strbuf_puts(&out, "message");
+			strbuf_putc(&out, ')');
 		}
 	}
 	strbuf_puts(&out, "\nremoved parts:\n");
