@@ -17,6 +17,9 @@
  *   pending               during `apply --confirm`: the version to revert
  *                         to, the deadline and a token (see cmd_ruleset.c)
  *   confirm.log           what the confirm waiters did
+ *   mailflows             the running ruleset's mail flows for sekisho-relayd
+ *                         (0644, written by apply_run via mailgen.h; the
+ *                         directory is made searchable for the relay)
  * The last STATE_KEEP_VERSIONS versions are kept; older ones are removed
  * after each apply (the running one is never removed).
  *
