@@ -773,6 +773,24 @@ static int test_bench(const char *db, int n)
 		       round, m.len, n, n / t_in, t_in / n * 1e6, n / t_w, t_w / n * 1e6,
 		       (t_w - t_in) / n * 1e6);
 	}
+	sworker_pool_stop(p);
+	/* the transport alone: a fake worker that answers without sanitising */
+	setenv("SWORKER_TEST_FAKE", "valid_json", 1);
+	p = test_pool(1, 30, NULL, NULL);
+	unsetenv("SWORKER_TEST_FAKE");
+	t0 = test_now();
+	for (i = 0; i < n; i++) {
+		struct sworker_result r;
+
+		if (sworker_sanitize(p, fd, m.len, "a@example.com", NULL, 0, &r) != SANITIZE_OK) {
+			fprintf(stderr, "bench: %s\n", S(r.error));
+			return 1;
+		}
+		sworker_result_free(&r);
+	}
+	t_w = test_now() - t0;
+	printf("transport only (fake worker, no sanitising): %.0f round trips/s (%.1f us)\n",
+	       n / t_w, t_w / n * 1e6);
 	close(fd);
 	sworker_pool_stop(p);
 	scan_close(eng);
