@@ -291,7 +291,9 @@ static bool sworker_spawn(struct sworker_pool *p, struct sworker_slot *s, struct
 	argv[i] = NULL;
 
 	posix_spawn_file_actions_init(&fa);
+	/* stdin and stdout are /dev/null; stderr stays for the worker's log */
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], target);
 	posix_spawnattr_init(&at);
 	sigemptyset(&none);
