@@ -17,7 +17,7 @@
  * SECURITY
  *	The metadata records and the messages are hostile (the relay copied
  *	them from the network): every string shown on a terminal goes through
- *	qc_escape (control characters, C1 controls, bidi and other invisible
+ *	qjson_escape (control characters, C1 controls, bidi and other invisible
  *	format characters and invalid UTF-8 are written as escapes), JSON is
  *	read with a depth and node limit, records with the store's limits.
  *	`export` never writes mail to a terminal.  `release` sends the original
@@ -32,6 +32,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "mime.h"
+#include "qjson.h"
 #include "quarantine.h"
 #include "relay_conf.h"
 #include "sanitize.h"
@@ -56,11 +57,9 @@
 #include <unistd.h>
 
 #define QC_DEFAULT_DIR "/var/lib/sekisho/quarantine"
-#define QC_MIN_PREFIX 8           /* hex digits of an abbreviated id */
-#define QC_SHORT_ID 12            /* hex digits shown by list */
-#define QC_JSON_MAX_DEPTH 64      /* nesting of a metadata record */
-#define QC_JSON_MAX_NODES 1000000 /* values in one JSON text */
-#define QC_MAX_ENTRIES 10000000   /* entries list will sort */
+#define QC_MIN_PREFIX 8         /* hex digits of an abbreviated id */
+#define QC_SHORT_ID 12          /* hex digits shown by list */
+#define QC_MAX_ENTRIES 10000000 /* entries list will sort */
 #define QC_MAX_RELEASES_BYTES (16u * 1024 * 1024)
 #define QC_MAX_REASON_BYTES 4096
 #define QC_MAX_ADDR_BYTES 254
@@ -68,534 +67,13 @@
 #define QC_NEXTHOP_TIMEOUT_S 120 /* without a relay configuration */
 #define QC_DATA_TIMEOUT_S 600
 
-/* ---- a small JSON reader (metadata records, releases.jsonl) ------------ */
-
-enum qj_type { QJ_NULL, QJ_BOOL, QJ_NUM, QJ_STR, QJ_ARR, QJ_OBJ };
-
-struct qj {
-	enum qj_type type;
-	char *s;       /* QJ_STR: decoded bytes (NUL-terminated); QJ_NUM: the literal */
-	size_t len;    /* of s */
-	bool b;        /* QJ_BOOL */
-	size_t n, cap; /* QJ_ARR, QJ_OBJ: members */
-	struct qj **v;
-	struct qj **k; /* QJ_OBJ: keys (QJ_STR) */
-};
-
-struct qj_parser {
-	const char *p, *end;
-	unsigned depth;
-	size_t nodes;
-	const char *err;
-};
-
-static void qj_free(struct qj *j)
-{
-	if (!j)
-		return;
-	for (size_t i = 0; i < j->n; i++) {
-		qj_free(j->v[i]);
-		if (j->k)
-			qj_free(j->k[i]);
-	}
-	free(j->v);
-	free(j->k);
-	free(j->s);
-	free(j);
-}
-
-static void qj_ws(struct qj_parser *ps)
-{
-	while (ps->p < ps->end &&
-	       (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
-		ps->p++;
-}
-
-static int qj_hex4(const char *p)
-{
-	int v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		int c = (unsigned char)p[i], d;
-
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
-			return -1;
-		v = v * 16 + d;
-	}
-	return v;
-}
-
-static void qj_put_utf8(struct strbuf *b, unsigned cp)
-{
-	char u[4];
-
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		strbuf_append(b, u, 1);
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		strbuf_append(b, u, 2);
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		strbuf_append(b, u, 3);
-	} else {
-		u[0] = (char)(0xf0 | (cp >> 18));
-		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		strbuf_append(b, u, 4);
-	}
-}
-
-/* A string at ps->p (the opening quote), decoded. */
-static bool qj_string(struct qj_parser *ps, struct strbuf *out)
-{
-	ps->p++;
-	while (ps->p < ps->end) {
-		unsigned char c = (unsigned char)*ps->p;
-
-		if (c == '"') {
-			ps->p++;
-			return true;
-		}
-		if (c < 0x20) {
-			ps->err = "control character in a string";
-			return false;
-		}
-		if (c != '\\') {
-			strbuf_append(out, ps->p++, 1);
-			continue;
-		}
-		if (ps->end - ps->p < 2)
-			break;
-		switch (ps->p[1]) {
-		case '"':
-		case '\\':
-		case '/':
-			strbuf_append(out, ps->p + 1, 1);
-			break;
-		case 'b':
-			strbuf_putc(out, '\b');
-			break;
-		case 'f':
-			strbuf_putc(out, '\f');
-			break;
-		case 'n':
-			strbuf_putc(out, '\n');
-			break;
-		case 'r':
-			strbuf_putc(out, '\r');
-			break;
-		case 't':
-			strbuf_putc(out, '\t');
-			break;
-		case 'u': {
-			int hi, lo;
-			unsigned cp;
-
-			if (ps->end - ps->p < 6 || (hi = qj_hex4(ps->p + 2)) < 0) {
-				ps->err = "bad \\u escape";
-				return false;
-			}
-			cp = (unsigned)hi;
-			ps->p += 6;
-			if (hi >= 0xd800 && hi <= 0xdbff && ps->end - ps->p >= 6 &&
-			    ps->p[0] == '\\' && ps->p[1] == 'u' &&
-			    (lo = qj_hex4(ps->p + 2)) >= 0xdc00 && lo <= 0xdfff) {
-				cp = 0x10000 + (((unsigned)hi - 0xd800) << 10) +
-				     ((unsigned)lo - 0xdc00);
-				ps->p += 6;
-			} else if (hi >= 0xd800 && hi <= 0xdfff) {
-				cp = 0xfffd; /* lone surrogate */
-			}
-			qj_put_utf8(out, cp);
-			continue;
-		}
-		default:
-			ps->err = "bad escape";
-			return false;
-		}
-		ps->p += 2;
-	}
-	ps->err = "unterminated string";
-	return false;
-}
-
-static struct qj *qj_value(struct qj_parser *ps);
-
-static struct qj *qj_new(struct qj_parser *ps, enum qj_type t)
-{
-	struct qj *j;
-
-	if (++ps->nodes > QC_JSON_MAX_NODES) {
-		ps->err = "too many values";
-		return NULL;
-	}
-	j = xcalloc(1, sizeof(*j));
-	j->type = t;
-	return j;
-}
-
-static struct qj *qj_str_node(struct qj_parser *ps)
-{
-	struct strbuf b = STRBUF_INIT;
-	struct qj *j;
-
-	if (!qj_string(ps, &b) || !(j = qj_new(ps, QJ_STR))) {
-		strbuf_free(&b);
-		return NULL;
-	}
-	j->len = b.len;
-	j->s = b.s ? strbuf_detach(&b) : xstrdup("");
-	return j;
-}
-
-static bool qj_push(struct qj *j, struct qj *key, struct qj *val)
-{
-	if (j->n == j->cap) {
-		j->cap = j->cap ? j->cap * 2 : 4;
-		j->v = xreallocarray(j->v, j->cap, sizeof(*j->v));
-		if (key)
-			j->k = xreallocarray(j->k, j->cap, sizeof(*j->k));
-	}
-	j->v[j->n] = val;
-	if (key)
-		j->k[j->n] = key;
-	j->n++;
-	return true;
-}
-
-static struct qj *qj_container(struct qj_parser *ps, bool obj)
-{
-	struct qj *j = qj_new(ps, obj ? QJ_OBJ : QJ_ARR);
-
-	if (!j)
-		return NULL;
-	if (++ps->depth > QC_JSON_MAX_DEPTH) {
-		ps->err = "nested too deep";
-		goto fail;
-	}
-	ps->p++;
-	qj_ws(ps);
-	if (ps->p < ps->end && *ps->p == (obj ? '}' : ']')) {
-		ps->p++;
-		ps->depth--;
-		return j;
-	}
-	for (;;) {
-		struct qj *key = NULL, *val;
-
-		qj_ws(ps);
-		if (obj) {
-			if (ps->p >= ps->end || *ps->p != '"') {
-				ps->err = "expected a key";
-				goto fail;
-			}
-			if (!(key = qj_str_node(ps)))
-				goto fail;
-			qj_ws(ps);
-			if (ps->p >= ps->end || *ps->p != ':') {
-				qj_free(key);
-				ps->err = "expected ':'";
-				goto fail;
-			}
-			ps->p++;
-		}
-		if (!(val = qj_value(ps))) {
-			qj_free(key);
-			goto fail;
-		}
-		qj_push(j, key, val);
-		qj_ws(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
-			continue;
-		}
-		if (ps->p < ps->end && *ps->p == (obj ? '}' : ']')) {
-			ps->p++;
-			ps->depth--;
-			return j;
-		}
-		ps->err = "expected ',' or a closing bracket";
-		goto fail;
-	}
-fail:
-	qj_free(j);
-	return NULL;
-}
-
-static struct qj *qj_value(struct qj_parser *ps)
-{
-	static const struct {
-		const char *lit;
-		enum qj_type t;
-		bool b;
-	} lits[] = {{"null", QJ_NULL, false}, {"true", QJ_BOOL, true}, {"false", QJ_BOOL, false}};
-	struct qj *j;
-
-	qj_ws(ps);
-	if (ps->p >= ps->end) {
-		ps->err = "unexpected end";
-		return NULL;
-	}
-	if (*ps->p == '{' || *ps->p == '[')
-		return qj_container(ps, *ps->p == '{');
-	if (*ps->p == '"')
-		return qj_str_node(ps);
-	for (size_t i = 0; i < sizeof(lits) / sizeof(lits[0]); i++) {
-		size_t n = strlen(lits[i].lit);
-
-		if ((size_t)(ps->end - ps->p) >= n && memcmp(ps->p, lits[i].lit, n) == 0) {
-			if (!(j = qj_new(ps, lits[i].t)))
-				return NULL;
-			j->b = lits[i].b;
-			ps->p += n;
-			return j;
-		}
-	}
-	if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9')) {
-		const char *s = ps->p;
-
-		if (*ps->p == '-')
-			ps->p++;
-		while (ps->p < ps->end &&
-		       (isdigit((unsigned char)*ps->p) || *ps->p == '.' || *ps->p == 'e' ||
-		        *ps->p == 'E' || *ps->p == '+' || *ps->p == '-'))
-			ps->p++;
-		if (!(j = qj_new(ps, QJ_NUM)))
-			return NULL;
-		j->s = xstrndup(s, (size_t)(ps->p - s));
-		j->len = (size_t)(ps->p - s);
-		return j;
-	}
-	ps->err = "unexpected character";
-	return NULL;
-}
-
-/* Parse one JSON text; NULL with the reason in err. */
-static struct qj *qj_parse(const char *s, size_t len, struct strbuf *err)
-{
-	struct qj_parser ps = {s, s + len, 0, 0, NULL};
-	struct qj *j = qj_value(&ps);
-
-	if (j) {
-		qj_ws(&ps);
-		if (ps.p != ps.end) {
-			qj_free(j);
-			j = NULL;
-			ps.err = "trailing bytes";
-		}
-	}
-	if (!j)
-		strbuf_printf(err, "JSON: %s at byte %zu", ps.err ? ps.err : "error",
-		              (size_t)(ps.p - s));
-	return j;
-}
-
-/* Member key of object j, or NULL. */
-static const struct qj *qj_get(const struct qj *j, const char *key)
-{
-	size_t kl = strlen(key);
-
-	if (!j || j->type != QJ_OBJ)
-		return NULL;
-	for (size_t i = 0; i < j->n; i++)
-		if (j->k[i]->len == kl && memcmp(j->k[i]->s, key, kl) == 0)
-			return j->v[i];
-	return NULL;
-}
-
-/* The string value of j, or NULL when j is not a string. */
-static const char *qj_str(const struct qj *j)
-{
-	return j && j->type == QJ_STR ? j->s : NULL;
-}
-
-/* ---- escaping for terminals ---------------------------------------------- */
-
-/* Length of the valid UTF-8 sequence at p and its code point, 0 if invalid. */
-static size_t qc_utf8(const unsigned char *p, size_t avail, unsigned *cp_r)
-{
-	size_t n;
-	unsigned cp;
-
-	if (p[0] < 0x80) {
-		*cp_r = p[0];
-		return 1;
-	}
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (avail < n)
-		return 0;
-	cp = p[0] & (0x7f >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	*cp_r = cp;
-	return n;
-}
-
-/* Code points a terminal may act on or that hide or reorder text. */
-static bool qc_unsafe_cp(unsigned cp)
-{
-	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0xad ||
-	       (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
-	       (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb);
-}
-
-/* Append s for a terminal: printable UTF-8 as is, '\\' doubled, unsafe code
- * points as \u{XXXX}, other control bytes and invalid bytes as \xNN. */
-static void qc_escape(struct strbuf *out, const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned cp = 0;
-		size_t n = qc_utf8(p + i, len - i, &cp);
-
-		if (n == 0) {
-			strbuf_printf(out, "\\x%02x", p[i]);
-			i++;
-		} else if (cp == '\\') {
-			strbuf_puts(out, "\\\\");
-			i++;
-		} else if (cp < 0x80 && qc_unsafe_cp(cp)) {
-			strbuf_printf(out, "\\x%02x", cp);
-			i++;
-		} else if (qc_unsafe_cp(cp)) {
-			strbuf_printf(out, "\\u{%04x}", cp);
-			i += n;
-		} else {
-			strbuf_append(out, p + i, n);
-			i += n;
-		}
-	}
-}
-
-static void qc_escape_cstr(struct strbuf *out, const char *s)
-{
-	if (s)
-		qc_escape(out, s, strlen(s));
-	else
-		strbuf_putc(out, '-');
-}
-
-/* A JSON string whose output is also safe on a terminal: besides what JSON
- * requires, unsafe code points become \uXXXX and invalid UTF-8 U+FFFD. */
-static void qc_json_string(struct strbuf *out, const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	strbuf_putc(out, '"');
-	while (i < len) {
-		unsigned cp = 0;
-		size_t n = qc_utf8(p + i, len - i, &cp);
-
-		if (n == 0) {
-			strbuf_puts(out, "\\ufffd");
-			i++;
-			continue;
-		}
-		if (cp == '"' || cp == '\\') {
-			strbuf_putc(out, '\\');
-			strbuf_putc(out, (char)cp);
-		} else if (cp == '\n') {
-			strbuf_puts(out, "\\n");
-		} else if (cp == '\t') {
-			strbuf_puts(out, "\\t");
-		} else if (cp == '\r') {
-			strbuf_puts(out, "\\r");
-		} else if (qc_unsafe_cp(cp)) {
-			strbuf_printf(out, "\\u%04x", cp);
-		} else {
-			strbuf_append(out, p + i, n);
-		}
-		i += n;
-	}
-	strbuf_putc(out, '"');
-}
-
-static void qc_json_cstr(struct strbuf *out, const char *s)
-{
-	if (s)
-		qc_json_string(out, s, strlen(s));
-	else
-		strbuf_puts(out, "null");
-}
-
-static void qc_indent(struct strbuf *out, unsigned level)
-{
-	for (unsigned i = 0; i < level; i++)
-		strbuf_puts(out, "  ");
-}
-
-/* j as indented JSON (terminal-safe strings). */
-static void qc_json_pretty(struct strbuf *out, const struct qj *j, unsigned level)
-{
-	switch (j->type) {
-	case QJ_NULL:
-		strbuf_puts(out, "null");
-		break;
-	case QJ_BOOL:
-		strbuf_puts(out, j->b ? "true" : "false");
-		break;
-	case QJ_NUM:
-		qc_escape(out, j->s, j->len);
-		break;
-	case QJ_STR:
-		qc_json_string(out, j->s, j->len);
-		break;
-	case QJ_ARR:
-	case QJ_OBJ:
-		if (j->n == 0) {
-			strbuf_puts(out, j->type == QJ_ARR ? "[]" : "{}");
-			break;
-		}
-		strbuf_puts(out, j->type == QJ_ARR ? "[\n" : "{\n");
-		for (size_t i = 0; i < j->n; i++) {
-			qc_indent(out, level + 1);
-			if (j->type == QJ_OBJ) {
-				qc_json_string(out, j->k[i]->s, j->k[i]->len);
-				strbuf_puts(out, ": ");
-			}
-			qc_json_pretty(out, j->v[i], level + 1);
-			strbuf_puts(out, i + 1 < j->n ? ",\n" : "\n");
-		}
-		qc_indent(out, level);
-		strbuf_putc(out, j->type == QJ_ARR ? ']' : '}');
-		break;
-	}
-}
-
 /* ---- entries -------------------------------------------------------------- */
 
 struct qc_entry {
 	char id[QUARANTINE_ID_LEN + 1];
 	size_t size;
 	time_t stored;
-	struct qj *records; /* JSON array of records, or NULL when unreadable */
+	struct qjson *records; /* JSON array of records, or NULL when unreadable */
 };
 
 struct qc_entries {
@@ -621,7 +99,7 @@ static int qc_collect(void *ctx, const struct quarantine_entry *e)
 	x->size = e->size;
 	x->stored = e->stored;
 	if (e->meta_json) {
-		x->records = qj_parse(e->meta_json, strlen(e->meta_json), &err);
+		x->records = qjson_parse(e->meta_json, strlen(e->meta_json), &err);
 		if (!x->records)
 			log_warn("entry %s: metadata unreadable: %s", x->id, err.s ? err.s : "");
 	}
@@ -632,65 +110,65 @@ static int qc_collect(void *ctx, const struct quarantine_entry *e)
 static void qc_entries_free(struct qc_entries *es)
 {
 	for (size_t i = 0; i < es->n; i++)
-		qj_free(es->v[i].records);
+		qjson_free(es->v[i].records);
 	free(es->v);
 	memset(es, 0, sizeof(*es));
 }
 
 /* The caller's meta object of the first record. */
-static const struct qj *qc_meta(const struct qc_entry *e)
+static const struct qjson *qc_meta(const struct qc_entry *e)
 {
-	if (!e->records || e->records->type != QJ_ARR || e->records->n == 0)
+	if (!e->records || e->records->type != QJSON_ARR || e->records->n == 0)
 		return NULL;
-	return qj_get(e->records->v[0], "meta");
+	return qjson_get(e->records->v[0], "meta");
 }
 
-static const struct qj *qc_verdict(const struct qj *meta)
+static const struct qjson *qc_verdict(const struct qjson *meta)
 {
-	return qj_get(meta, "verdict");
+	return qjson_get(meta, "verdict");
 }
 
 /* Envelope sender: meta.from, meta.envelope.from, verdict.envelope.from. */
-static const char *qc_from(const struct qj *meta)
+static const char *qc_from(const struct qjson *meta)
 {
-	const char *s = qj_str(qj_get(meta, "from"));
+	const char *s = qjson_str(qjson_get(meta, "from"));
 
 	if (!s)
-		s = qj_str(qj_get(qj_get(meta, "envelope"), "from"));
+		s = qjson_str(qjson_get(qjson_get(meta, "envelope"), "from"));
 	if (!s)
-		s = qj_str(qj_get(qj_get(qc_verdict(meta), "envelope"), "from"));
+		s = qjson_str(qjson_get(qjson_get(qc_verdict(meta), "envelope"), "from"));
 	return s;
 }
 
-static const struct qj *qc_rcpts(const struct qj *meta)
+static const struct qjson *qc_rcpts(const struct qjson *meta)
 {
-	const struct qj *r = qj_get(meta, "rcpts");
+	const struct qjson *r = qjson_get(meta, "rcpts");
 
-	if (!r || r->type != QJ_ARR)
-		r = qj_get(qj_get(meta, "envelope"), "rcpts");
-	if (!r || r->type != QJ_ARR)
-		r = qj_get(qj_get(qc_verdict(meta), "envelope"), "rcpts");
-	return r && r->type == QJ_ARR ? r : NULL;
+	if (!r || r->type != QJSON_ARR)
+		r = qjson_get(qjson_get(meta, "envelope"), "rcpts");
+	if (!r || r->type != QJSON_ARR)
+		r = qjson_get(qjson_get(qc_verdict(meta), "envelope"), "rcpts");
+	return r && r->type == QJSON_ARR ? r : NULL;
 }
 
-static const char *qc_subject(const struct qj *meta)
+static const char *qc_subject(const struct qjson *meta)
 {
-	const char *s = qj_str(qj_get(meta, "subject"));
+	const char *s = qjson_str(qjson_get(meta, "subject"));
 
 	if (!s)
-		s = qj_str(qj_get(qj_get(meta, "headers"), "subject"));
+		s = qjson_str(qjson_get(qjson_get(meta, "headers"), "subject"));
 	if (!s)
-		s = qj_str(qj_get(qj_get(qc_verdict(meta), "header"), "subject"));
+		s = qjson_str(qjson_get(qjson_get(qc_verdict(meta), "header"), "subject"));
 	return s;
 }
 
 /* "sanitised", "withheld", or the stored word (caller escapes). */
-static const char *qc_status(const struct qj *meta)
+static const char *qc_status(const struct qjson *meta)
 {
-	const char *s = qj_str(qj_get(meta, "status"));
+	const char *s = qjson_str(qjson_get(meta, "status"));
 
 	if (!s)
-		s = qj_str(qj_get(qc_verdict(meta), "status"));
+		s = qjson_str(qjson_get(qc_verdict(meta), "status"));
 	if (!s)
 		return NULL;
 	if (strcmp(s, "sanitized") == 0 || strcmp(s, "sanitised") == 0 || strcmp(s, "ok") == 0)
@@ -872,7 +350,7 @@ static int qc_resolve(struct qc *c, const char *arg, struct qc_entries *es)
 	struct strbuf e = STRBUF_INIT;
 
 	if (n < QC_MIN_PREFIX || n > QUARANTINE_ID_LEN) {
-		qc_escape_cstr(&e, arg);
+		qjson_escape_cstr(&e, arg);
 		log_error("id '%s': give the full id or at least %d hex digits", e.s,
 		          QC_MIN_PREFIX);
 		strbuf_free(&e);
@@ -880,7 +358,7 @@ static int qc_resolve(struct qc *c, const char *arg, struct qc_entries *es)
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!isxdigit((unsigned char)arg[i])) {
-			qc_escape_cstr(&e, arg);
+			qjson_escape_cstr(&e, arg);
 			log_error("id '%s': not hexadecimal", e.s);
 			strbuf_free(&e);
 			return 2;
@@ -926,24 +404,24 @@ static int qc_list(struct qc *c)
 	rows = xcalloc(es.n ? es.n : 1, sizeof(*rows));
 	for (size_t i = 0; i < es.n; i++) {
 		const struct qc_entry *e = &es.v[i];
-		const struct qj *meta = qc_meta(e), *rc = qc_rcpts(meta);
+		const struct qjson *meta = qc_meta(e), *rc = qc_rcpts(meta);
 		struct qc_row *r = &rows[i];
 
 		if ((c->seen & QO_SINCE) && e->stored < now - (time_t)c->since * 86400)
 			continue;
 		qc_time(&r->time, e->stored);
-		qc_escape_cstr(&r->from, qc_from(meta));
+		qjson_escape_cstr(&r->from, qc_from(meta));
 		if (r->from.len == 0)
 			strbuf_puts(&r->from, "<>");
 		if (rc && rc->n > 0) {
-			qc_escape_cstr(&r->to, qj_str(rc->v[0]));
+			qjson_escape_cstr(&r->to, qjson_str(rc->v[0]));
 			if (rc->n > 1)
 				strbuf_printf(&r->to, " (+%zu)", rc->n - 1);
 		} else {
 			strbuf_putc(&r->to, '-');
 		}
-		qc_escape_cstr(&r->status, qc_status(meta));
-		qc_escape_cstr(&r->subject, qc_subject(meta));
+		qjson_escape_cstr(&r->status, qc_status(meta));
+		qjson_escape_cstr(&r->subject, qc_subject(meta));
 		if (r->from.len > wfrom)
 			wfrom = r->from.len;
 		if (r->to.len > wto)
@@ -953,7 +431,7 @@ static int qc_list(struct qc *c)
 		strbuf_puts(&out, "[");
 		for (size_t i = 0; i < es.n; i++) {
 			const struct qc_entry *e = &es.v[i];
-			const struct qj *meta = qc_meta(e), *rc = qc_rcpts(meta);
+			const struct qjson *meta = qc_meta(e), *rc = qc_rcpts(meta);
 			const char *st = qc_status(meta);
 
 			if (!rows[i].time.len)
@@ -963,17 +441,17 @@ static int qc_list(struct qc *c)
 			              "\"id\": \"%s\", \"time\": \"%s\", \"stored\": %lld, "
 			              "\"size\": %zu, \"from\": ",
 			              e->id, rows[i].time.s, (long long)e->stored, e->size);
-			qc_json_cstr(&out, qc_from(meta));
+			qjson_cstr(&out, qc_from(meta));
 			strbuf_puts(&out, ", \"rcpts\": [");
 			for (size_t k = 0; rc && k < rc->n; k++) {
 				if (k)
 					strbuf_puts(&out, ", ");
-				qc_json_cstr(&out, qj_str(rc->v[k]));
+				qjson_cstr(&out, qjson_str(rc->v[k]));
 			}
 			strbuf_puts(&out, "], \"status\": ");
-			qc_json_cstr(&out, st);
+			qjson_cstr(&out, st);
 			strbuf_puts(&out, ", \"subject\": ");
-			qc_json_cstr(&out, qc_subject(meta));
+			qjson_cstr(&out, qc_subject(meta));
 			strbuf_puts(&out, "}");
 		}
 		strbuf_puts(&out, shown ? "\n]\n" : "]\n");
@@ -1024,25 +502,25 @@ static void qc_show_releases(struct qc *c, const char *id, struct strbuf *out)
 		while (p < end) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-			struct qj *r;
+			struct qjson *r;
 
 			strbuf_reset(&err);
-			if (n && (r = qj_parse(p, n, &err))) {
-				const struct qj *t = qj_get(r, "time");
+			if (n && (r = qjson_parse(p, n, &err))) {
+				const struct qjson *t = qjson_get(r, "time");
 
 				strbuf_puts(out, "  ");
-				if (t && t->type == QJ_NUM)
+				if (t && t->type == QJSON_NUM)
 					qc_time(out, (time_t)strtoll(t->s, NULL, 10));
 				else
 					strbuf_putc(out, '-');
 				strbuf_puts(out, "  by ");
-				qc_escape_cstr(out, qj_str(qj_get(r, "who")));
+				qjson_escape_cstr(out, qjson_str(qjson_get(r, "who")));
 				strbuf_puts(out, ": ");
-				qc_escape_cstr(out, qj_str(qj_get(r, "what")));
+				qjson_escape_cstr(out, qjson_str(qjson_get(r, "what")));
 				strbuf_puts(out, "\n    reason: ");
-				qc_escape_cstr(out, qj_str(qj_get(r, "reason")));
+				qjson_escape_cstr(out, qjson_str(qjson_get(r, "reason")));
 				strbuf_putc(out, '\n');
-				qj_free(r);
+				qjson_free(r);
 				nrel++;
 			} else if (n) {
 				strbuf_puts(out, "  (unreadable line)\n");
@@ -1062,14 +540,14 @@ static void qc_show_releases(struct qc *c, const char *id, struct strbuf *out)
 static void qc_show_field(struct strbuf *out, const char *label, const char *value)
 {
 	strbuf_printf(out, "\n%s:%*s", label, (int)(13 - strlen(label)), "");
-	qc_escape_cstr(out, value);
+	qjson_escape_cstr(out, value);
 }
 
 static int qc_show(struct qc *c, const char *arg)
 {
 	struct qc_entries es;
 	struct strbuf out = STRBUF_INIT;
-	const struct qj *meta, *v, *rc, *removed, *wh, *vir;
+	const struct qjson *meta, *v, *rc, *removed, *wh, *vir;
 	const struct qc_entry *e;
 	const char *path;
 	int rc_exit;
@@ -1084,13 +562,13 @@ static int qc_show(struct qc *c, const char *arg)
 	strbuf_printf(&out, "id:           %s\nstored:       ", e->id);
 	qc_time(&out, e->stored);
 	strbuf_printf(&out, "\nsize:         %zu bytes\nstatus:       ", e->size);
-	qc_escape_cstr(&out, qc_status(meta));
-	if ((wh = qj_get(v, "withheld")) && wh->type == QJ_OBJ) {
+	qjson_escape_cstr(&out, qc_status(meta));
+	if ((wh = qjson_get(v, "withheld")) && wh->type == QJSON_OBJ) {
 		strbuf_puts(&out, " (");
-		qc_escape_cstr(&out, qj_str(qj_get(wh, "reason")));
-		if (qj_str(qj_get(wh, "detail"))) {
+		qjson_escape_cstr(&out, qjson_str(qjson_get(wh, "reason")));
+		if (qjson_str(qjson_get(wh, "detail"))) {
 			strbuf_puts(&out, ": ");
-			qc_escape_cstr(&out, qj_str(qj_get(wh, "detail")));
+			qjson_escape_cstr(&out, qjson_str(qjson_get(wh, "detail")));
 		}
 		strbuf_putc(&out, ')');
 	}
@@ -1100,66 +578,66 @@ static int qc_show(struct qc *c, const char *arg)
 	for (size_t i = 0; rc && i < rc->n; i++) {
 		if (i)
 			strbuf_puts(&out, ", ");
-		qc_escape_cstr(&out, qj_str(rc->v[i]));
+		qjson_escape_cstr(&out, qjson_str(rc->v[i]));
 	}
 	if (!rc || rc->n == 0)
 		strbuf_putc(&out, '-');
 	qc_show_field(&out, "subject", qc_subject(meta));
-	qc_show_field(&out, "message-id", qj_str(qj_get(v, "message_id")));
-	qc_show_field(&out, "client", qj_str(qj_get(meta, "client")));
-	qc_show_field(&out, "helo", qj_str(qj_get(meta, "helo")));
-	qc_show_field(&out, "original dst", qj_str(qj_get(meta, "original_dst")));
-	qc_show_field(&out, "mode", qj_str(qj_get(meta, "mode")));
-	if ((vir = qj_get(v, "viruses")) && vir->type == QJ_ARR && vir->n) {
+	qc_show_field(&out, "message-id", qjson_str(qjson_get(v, "message_id")));
+	qc_show_field(&out, "client", qjson_str(qjson_get(meta, "client")));
+	qc_show_field(&out, "helo", qjson_str(qjson_get(meta, "helo")));
+	qc_show_field(&out, "original dst", qjson_str(qjson_get(meta, "original_dst")));
+	qc_show_field(&out, "mode", qjson_str(qjson_get(meta, "mode")));
+	if ((vir = qjson_get(v, "viruses")) && vir->type == QJSON_ARR && vir->n) {
 		strbuf_puts(&out, "\nviruses:      ");
 		for (size_t i = 0; i < vir->n; i++) {
 			if (i)
 				strbuf_puts(&out, ", ");
-			qc_escape_cstr(&out, qj_str(qj_get(vir->v[i], "name")));
+			qjson_escape_cstr(&out, qjson_str(qjson_get(vir->v[i], "name")));
 			strbuf_puts(&out, " (");
-			path = qj_str(qj_get(vir->v[i], "path"));
+			path = qjson_str(qjson_get(vir->v[i], "path"));
 			if (path && *path)
-				qc_escape_cstr(&out, path);
+				qjson_escape_cstr(&out, path);
 			else
 				strbuf_puts(&out, "message");
 			strbuf_putc(&out, ')');
 		}
 	}
 	strbuf_puts(&out, "\nremoved parts:\n");
-	removed = qj_get(v, "removed");
-	if (!removed || removed->type != QJ_ARR || removed->n == 0)
+	removed = qjson_get(v, "removed");
+	if (!removed || removed->type != QJSON_ARR || removed->n == 0)
 		strbuf_puts(&out, "  (none)\n");
-	for (size_t i = 0; removed && removed->type == QJ_ARR && i < removed->n; i++) {
-		const struct qj *p = removed->v[i], *sz = qj_get(p, "size");
+	for (size_t i = 0; removed && removed->type == QJSON_ARR && i < removed->n; i++) {
+		const struct qjson *p = removed->v[i], *sz = qjson_get(p, "size");
 
 		strbuf_puts(&out, "  ");
-		qc_escape_cstr(&out, qj_str(qj_get(p, "path")));
+		qjson_escape_cstr(&out, qjson_str(qjson_get(p, "path")));
 		strbuf_puts(&out, "  name=");
-		qc_escape_cstr(&out, qj_str(qj_get(p, "name")));
+		qjson_escape_cstr(&out, qjson_str(qjson_get(p, "name")));
 		strbuf_puts(&out, "  type=");
-		qc_escape_cstr(&out, qj_str(qj_get(p, "type")));
+		qjson_escape_cstr(&out, qjson_str(qjson_get(p, "type")));
 		strbuf_puts(&out, "  size=");
-		if (sz && sz->type == QJ_NUM)
-			qc_escape(&out, sz->s, sz->len);
+		if (sz && sz->type == QJSON_NUM)
+			qjson_escape(&out, sz->s, sz->len);
 		else
 			strbuf_putc(&out, '-');
 		strbuf_puts(&out, "  scan=");
-		qc_escape_cstr(&out, qj_str(qj_get(p, "scan")));
-		if (qj_str(qj_get(p, "virus"))) {
+		qjson_escape_cstr(&out, qjson_str(qjson_get(p, "scan")));
+		if (qjson_str(qjson_get(p, "virus"))) {
 			strbuf_puts(&out, " (");
-			qc_escape_cstr(&out, qj_str(qj_get(p, "virus")));
+			qjson_escape_cstr(&out, qjson_str(qjson_get(p, "virus")));
 			strbuf_putc(&out, ')');
 		}
 		strbuf_puts(&out, "\n    sha256=");
-		qc_escape_cstr(&out, qj_str(qj_get(p, "sha256")));
+		qjson_escape_cstr(&out, qjson_str(qjson_get(p, "sha256")));
 		strbuf_putc(&out, '\n');
 	}
 	qc_show_releases(c, e->id, &out);
 	strbuf_printf(&out, "metadata (%zu record%s):\n",
-	              e->records && e->records->type == QJ_ARR ? e->records->n : 0,
-	              e->records && e->records->type == QJ_ARR && e->records->n == 1 ? "" : "s");
+	              e->records && e->records->type == QJSON_ARR ? e->records->n : 0,
+	              e->records && e->records->type == QJSON_ARR && e->records->n == 1 ? "" : "s");
 	if (e->records)
-		qc_json_pretty(&out, e->records, 0);
+		qjson_pretty(&out, e->records, 0);
 	else
 		strbuf_puts(&out, "(unreadable)");
 	strbuf_putc(&out, '\n');
@@ -1360,7 +838,7 @@ static bool qc_build_attachment(struct qc *c, const struct qc_entry *e,
 	g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_FROM, NULL, from);
 	g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_TO, NULL, c->to);
 	strbuf_puts(&subj, "Released from quarantine: ");
-	qc_escape_cstr(&subj, part->name);
+	qjson_escape_cstr(&subj, part->name);
 	g_mime_message_set_subject(m, subj.s, "utf-8");
 	now = g_date_time_new_now_local();
 	g_mime_message_set_date(m, now);
@@ -1371,16 +849,16 @@ static bool qc_build_attachment(struct qc *c, const struct qc_entry *e,
 	/* what the original holds is hostile: escaped like on a terminal */
 	strbuf_puts(&body, "This message carries one attachment released from the sekisho "
 	                   "quarantine.\n\nAttachment:       ");
-	qc_escape_cstr(&body, part->name);
+	qjson_escape_cstr(&body, part->name);
 	strbuf_printf(&body, " (%s, %zu bytes)\nQuarantine id:    %s\nOriginal from:    ",
 	              part->type ? part->type : "application/octet-stream", part->data.len, e->id);
-	qc_escape_cstr(&body, qc_from(qc_meta(e)));
+	qjson_escape_cstr(&body, qc_from(qc_meta(e)));
 	strbuf_puts(&body, "\nOriginal subject: ");
-	qc_escape_cstr(&body, osub);
+	qjson_escape_cstr(&body, osub);
 	strbuf_puts(&body, "\nReleased by:      ");
-	qc_escape_cstr(&body, by);
+	qjson_escape_cstr(&body, by);
 	strbuf_puts(&body, "\nReason:           ");
-	qc_escape_cstr(&body, c->reason);
+	qjson_escape_cstr(&body, c->reason);
 	strbuf_putc(&body, '\n');
 	g_mime_text_part_set_text(text, body.s);
 	/* 7-bit throughout: the next hop need not offer 8BITMIME */
@@ -1595,7 +1073,7 @@ static int qc_release(struct qc *c, const char *arg)
 		qc_find_attachment(tree.root, c->attachment, &part, &count);
 		if (count != 1) {
 			strbuf_reset(&err);
-			qc_escape_cstr(&err, c->attachment);
+			qjson_escape_cstr(&err, c->attachment);
 			if (count)
 				log_error("%zu parts of %.12s are named '%s'", count, es.v[0].id,
 				          err.s);
