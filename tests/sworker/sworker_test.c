@@ -526,6 +526,7 @@ static const struct fake_case fake_cases[] = {
     {"json_two_objects", "{}{}", "not one line of JSON"},
     {"json_unclosed", "{\"a\":[1,2", "not one line of JSON"},
     {"json_deep", NULL, "not one line of JSON"}, /* 100 nested arrays */
+    {"json_deep_ok", NULL, NULL},                /* 60 */
     {"crash_after_ready", "{}", "closed its socket"},
 };
 
@@ -574,12 +575,14 @@ static int fake_worker(int sock, const struct fake_case *c)
 	const char *verdict = c->verdict;
 
 	if (!verdict) {
-		memset(deep, '[', 100);
-		memset(deep + 100, ']', 100);
-		deep[0] = '{';
-		memcpy(deep + 1, "\"a\":", 4);
-		deep[199] = '}';
-		deep[200] = 0;
+		/* {"a":[[...]]} nested 100 (refused) or 60 (accepted) deep */
+		size_t d = strcmp(c->name, "json_deep") == 0 ? 100 : 60;
+
+		memcpy(deep, "{\"a\":", 5);
+		memset(deep + 5, '[', d);
+		memset(deep + 5 + d, ']', d);
+		deep[5 + 2 * d] = '}';
+		deep[6 + 2 * d] = 0;
 		verdict = deep;
 	}
 	memset(&w, 0, sizeof(w));
@@ -658,6 +661,117 @@ static int fake_worker(int sock, const struct fake_case *c)
 	}
 }
 
+/* A worker whose answers are valid ones with random damage (seeded from
+ * SWORKER_TEST_SEED and its pid): the pool must never crash, leak a
+ * descriptor, or pass on anything but a checked answer. */
+static int fake_random_worker(int sock)
+{
+	static const char good[] = "{\"status\":\"sanitized\",\"a\":[1,-2.5e3,true,null,"
+	                           "{\"b\":\"\\u00e9\\\\x\"}],\"c\":\"\xe6\x97\xa5\"}";
+	static const char alphabet[] = "{}[]\",:\\u0e.-+ \x80\xc3\xff\x01\n";
+	static char buf[128 * 1024];
+	const char *seed = getenv("SWORKER_TEST_SEED");
+	unsigned rs = (unsigned)(seed ? atoi(seed) : 1) * 2654435761u ^ (unsigned)getpid();
+	struct fake_wire w;
+
+	memset(&w, 0, sizeof(w));
+	w.magic = FAKE_MAGIC;
+	w.version = 1;
+	w.kind = 1;
+	w.flags = 1;
+	fake_send(sock, &w, sizeof(w), NULL, 0);
+	for (;;) {
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+		union {
+			char b[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} cb;
+		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+		char v[sizeof(good)], pkt[sizeof(w) + 16];
+		size_t vlen = sizeof(good) - 1, plen = sizeof(w), k;
+		int fd, nfds = 1;
+
+		m.msg_control = cb.b;
+		m.msg_controllen = sizeof(cb.b);
+		if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC) <= 0)
+			return 0;
+		if (m.msg_controllen && CMSG_FIRSTHDR(&m)) {
+			int in;
+
+			memcpy(&in, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(int));
+			close(in);
+		}
+		memcpy(v, good, sizeof(good));
+		for (k = rand_r(&rs) % 4; k > 0; k--)
+			v[rand_r(&rs) % vlen] = alphabet[rand_r(&rs) % (sizeof(alphabet) - 1)];
+		if (rand_r(&rs) % 4 == 0)
+			vlen = rand_r(&rs) % vlen;
+		memcpy(&w, buf, sizeof(w));
+		w.kind = 3;
+		w.status = rand_r(&rs) % 8 == 0 ? 1 : 0;
+		w.len = sizeof(FAKE_MSG) - 1;
+		w.verdict_len = vlen;
+		w.flags = w.nrcpts = w.text_len = 0;
+		memcpy(pkt, &w, sizeof(w));
+		memset(pkt + sizeof(w), 'E', 16);
+		if (rand_r(&rs) % 8 == 0)
+			pkt[rand_r(&rs) % sizeof(w)] ^= (char)(1u << rand_r(&rs) % 8);
+		if (rand_r(&rs) % 16 == 0)
+			plen = rand_r(&rs) % sizeof(pkt);
+		fd = fake_memfd(FAKE_MSG, sizeof(FAKE_MSG) - 1, v, vlen, rand_r(&rs) % 16 != 0);
+		if (rand_r(&rs) % 16 == 0)
+			nfds = 0;
+		fake_send(sock, pkt, plen, &fd, nfds);
+		close(fd);
+	}
+}
+
+static int test_count_fds(void)
+{
+	char path[64];
+	int fd, n = 0;
+
+	for (fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n += access(path, F_OK) == 0;
+	}
+	return n;
+}
+
+static void test_random_worker(void)
+{
+	int before = test_count_fds(), i, ok = 0, err = 0, bad = 0;
+	struct sworker_pool *p;
+
+	setenv("SWORKER_TEST_FAKE", "random", 1);
+	setenv("SWORKER_TEST_SEED", "4242", 1);
+	p = test_pool(2, 10, NULL, NULL);
+	unsetenv("SWORKER_TEST_FAKE");
+	unsetenv("SWORKER_TEST_SEED");
+	for (i = 0; i < 150; i++) {
+		struct sworker_result r;
+		enum sanitize_status st;
+
+		st = test_run(p, plain_msg, sizeof(plain_msg) - 1, "s@example.com", &r);
+		if (st == SANITIZE_ERROR) {
+			err++;
+			bad += r.error.len == 0 || r.message.len || r.verdict.len;
+		} else {
+			ok++;
+			bad += (st != SANITIZE_OK && st != SANITIZE_WITHHELD) ||
+			       strcmp(S(r.message), FAKE_MSG) != 0 || r.verdict.len == 0 ||
+			       S(r.verdict)[0] != '{' || memchr(S(r.verdict), '\n', r.verdict.len);
+		}
+		sworker_result_free(&r);
+	}
+	sworker_pool_stop(p);
+	CHECK(bad == 0, "random worker: %d answers broke the contract", bad);
+	CHECK(ok > 0 && err > 0, "random worker: %d accepted, %d refused (want both)", ok, err);
+	CHECK(test_count_fds() == before, "random worker: descriptors %d before, %d after", before,
+	      test_count_fds());
+	printf("ok - random_worker (150 damaged answers: %d accepted, %d refused)\n", ok, err);
+}
+
 static void test_hostile_worker(void)
 {
 	size_t i;
@@ -682,7 +796,9 @@ static void test_hostile_worker(void)
 			      S(r.error), c->expect);
 			CHECK(after != before, "hostile %s: the worker was not replaced", c->name);
 		} else {
-			CHECK(st == SANITIZE_OK && strcmp(S(r.verdict), c->verdict) == 0 &&
+			CHECK(st == SANITIZE_OK &&
+			          (c->verdict ? strcmp(S(r.verdict), c->verdict) == 0
+			                      : r.verdict.len == 126) &&
 			          strcmp(S(r.message), FAKE_MSG) == 0,
 			      "hostile %s: status %d error %s verdict %s", c->name, (int)st,
 			      S(r.error), S(r.verdict));
@@ -810,6 +926,8 @@ int main(int argc, char **argv)
 		const char *name = getenv("SWORKER_TEST_FAKE");
 		size_t i;
 
+		if (strcmp(name, "random") == 0)
+			return fake_random_worker(atoi(argv[2]));
 		if (strcmp(name, "bad_ready") == 0) {
 			if (write(atoi(argv[2]), "short", 5) < 0)
 				return 9;
@@ -859,6 +977,7 @@ int main(int argc, char **argv)
 	test_concurrent();
 	test_bad_db();
 	test_hostile_worker();
+	test_random_worker();
 	test_bad_ready();
 	CHECK(test_sigchld > 0, "no SIGCHLD seen (the test's handler)");
 	if (test_failures) {
