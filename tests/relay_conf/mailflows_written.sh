@@ -1,8 +1,10 @@
 #!/bin/bash
 # mailflows_written: `sekisho apply` writes <state>/mailflows (the same text
 # as `show --mailflows`), a second apply with one mail flow removed rewrites
-# it, `rollback` restores the first version's flows, and a re-apply of the
-# running rules keeps it.  Runs in the box namespace of a fresh topology
+# it, `rollback` restores the first version's flows, a re-apply of the
+# running rules rewrites it, the revert of an unconfirmed `apply --confirm`
+# restores the previous flows, and the revert of an unconfirmed first apply
+# (the table is deleted) leaves a file without flows.  Runs in the box namespace of a fresh topology
 # (tests/netns/lib.sh), state under $T.
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/../netns/lib.sh"
@@ -50,5 +52,34 @@ apply_ok "$A"
 same_text "re-applying A restores the file" "$T/a.flows" "$STATE/mailflows"
 [ -z "$(find "$STATE" -maxdepth 1 -name 'mailflows.tmp-*')" ] && ok "no temporary files left" ||
 	fail "temporary files left in $STATE"
+
+# wait_lines N: until $STATE/mailflows has N mailflow lines (the confirm
+# waiter acts after its deadline; bounded at 15 s)
+wait_lines() {
+	local i
+	for i in $(seq 150); do
+		[ "$(grep -c '^mailflow ' "$STATE/mailflows" 2>/dev/null || true)" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+say "-- apply --confirm 1 B over A, no confirm: A's flows come back"
+STATE=$T/state-confirm
+mkdir -p "$STATE"
+apply_ok "$A"
+apply_ok "$B" --confirm 1
+has_lines "right after apply --confirm 1 B" 2
+if wait_lines 4; then ok "the revert to A rewrote the flows (4 lines)"; else fail "no revert of the flows"; fi
+grep -v '^#' "$STATE/mailflows" >"$T/c.body"
+same_text "after the revert the flows are A's" "$T/a.body" "$T/c.body"
+
+say "-- apply --confirm 1 as the first apply, no confirm: the table goes, so do the flows"
+STATE=$T/state-first
+mkdir -p "$STATE"
+apply_ok "$A" --confirm 1
+has_lines "right after the first apply --confirm 1" 4
+if wait_lines 0; then ok "the revert left no flows"; else fail "flows still declared after the table was deleted"; fi
+if [ -z "$(table_of box)" ]; then ok "the table is gone"; else fail "the table is still there"; fi
 
 netns_finish
