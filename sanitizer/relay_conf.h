@@ -3,7 +3,8 @@
  *
  * "key = value" lines, '#' comments, UTF-8; every key has a documented
  * default (docs/relayd.md), so an empty file is a working configuration.
- * Repeated keys "route" and "listen" accumulate; any other repeated key is
+ * Repeated keys "route", "listen" and "explicit_clients" accumulate (the
+ * first "listen" replaces the default listener); any other repeated key is
  * an error.  Every error of the file is reported in one run as
  * "file:line:col: error: message" followed by the line and a caret under
  * the offending token (warnings likewise with "warning:").  Operator-trusted
@@ -106,21 +107,30 @@ struct relay_conf {
 
 /* Defaults as documented above. */
 void relay_conf_init(struct relay_conf *c);
-/* Read path over the defaults in c.  Returns false with every error as
- * "path:line:col: message\n" appended to err; true with warnings (if any)
- * appended to err. */
+/* Read path over the defaults in c (call relay_conf_init first).  Returns
+ * false with every error appended to err as "path:line:col: error: message\n"
+ * plus the quoted line and a caret line; c then holds what did parse and
+ * must not be used (only freed).  A file that cannot be read: false with
+ * "path: error: <strerror>\n".  Limits: RELAY_CONF_MAX_FILE_BYTES,
+ * RELAY_CONF_MAX_LINE_BYTES, 100 errors. */
 bool relay_conf_load(struct relay_conf *c, const char *path, struct strbuf *err);
 /* The same over a buffer; name is used in messages (tests, fuzzing). */
 bool relay_conf_parse(struct relay_conf *c, const char *name, const char *text, size_t len,
                       struct strbuf *err);
 /* Semantic checks that need the system (user exists, TLS files present and
  * not group/world readable, quarantine dir creatable, scan db present,
- * mailflows file readable when present).  Same reporting as load. */
+ * mailflows file parses when present).  Same reporting as load, at the
+ * line of the key, or "path: error|warning: ... (KEY: default)" for a
+ * default.  Returns false on any error; warnings (the default user missing
+ * while "nobody" exists: the caller runs as nobody; the mailflows file not
+ * written yet) leave it true. */
 bool relay_conf_check(const struct relay_conf *c, const char *path, struct strbuf *err);
-/* The route for a recipient's domain (most specific match; "*" last), or
- * NULL. */
+/* The route for a recipient's domain (case-insensitive, a trailing dot
+ * ignored): the exact domain, else the longest ".suffix" strictly above it,
+ * else "*", else NULL. */
 const struct relay_route *relay_conf_route(const struct relay_conf *c, const char *domain);
-/* true when addr is inside one of explicit_clients. */
+/* true when addr (AF_INET, or AF_INET6 where ::ffff:a.b.c.d counts as
+ * IPv4) is inside one of explicit_clients. */
 bool relay_conf_explicit_client(const struct relay_conf *c, const struct sockaddr *addr);
 void relay_conf_free(struct relay_conf *c);
 
