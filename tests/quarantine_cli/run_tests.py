@@ -124,25 +124,27 @@ class Ctx:
 class Sink:
     """smtp-sink on 127.0.0.1 with a dump file; extra options as given."""
 
-    def __init__(self, tmp, *opts):
+    def __init__(self, tmp, *opts, v6=False):
+        self.host = "::1" if v6 else "127.0.0.1"
         self.dir = tempfile.mkdtemp(dir=tmp)
         os.chmod(self.dir, 0o777)
         self.dump = os.path.join(self.dir, "dump")
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
+        s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+        s.bind((self.host, 0))
         self.port = s.getsockname()[1]
         s.close()
         cmd = [SINK, "-D", self.dump]
         if os.geteuid() == 0:
             cmd += ["-u", "nobody"]
-        cmd += list(opts) + ["127.0.0.1:%d" % self.port, "10"]
+        cmd += list(opts) + ["[%s]:%d" % (self.host, self.port) if v6 else
+                             "%s:%d" % (self.host, self.port), "10"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         # readiness, not a timed assertion: wait until it accepts (or dies)
         while True:
             if self.proc.poll() is not None:
                 raise Failed("smtp-sink exited: %s" % self.proc.stderr.read())
             try:
-                c = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+                c = socket.create_connection((self.host, self.port), timeout=5)
                 c.recv(512)
                 c.sendall(b"QUIT\r\n")
                 c.recv(512)
@@ -152,7 +154,8 @@ class Sink:
                 time.sleep(0.05)
 
     def via(self):
-        return "127.0.0.1:%d" % self.port
+        return "[%s]:%d" % (self.host, self.port) if ":" in self.host else \
+            "%s:%d" % (self.host, self.port)
 
     def dumped(self):
         try:
@@ -400,6 +403,16 @@ def t_release(c):
     check(b"X-Mail-Args: <>" in sink.dumped(), "--from '' is the null sender")
     rel = releases(c, ident)
     check(len(rel) == 2 and rel[1]["who"] == "suzuki", "second release: %s" % rel)
+    # an IPv6 next hop
+    sink = Sink(c.tmp, v6=True)
+    try:
+        c.run("release", ident[:8], "--to", "c@example.lg.jp", "--reason", "v6", "--via",
+              sink.via())
+    finally:
+        sink.stop()
+    check(norm(orig) in sink.dumped() and b"X-Client-Addr: ipv6:::1" in sink.dumped(),
+          "delivered over IPv6")
+    check(len(releases(c, ident)) == 3, "third release recorded")
     show = c.run("show", ident[:8]).stdout.decode()
     check("by operator-a: original to kansa@example.lg.jp\n    reason: 監査依頼 #123" in show,
           "release history in show: %s" % show)
