@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +266,34 @@ static void test_check(void)
 	           "                     ^\n");
 }
 
+/* The default user "sekisho" missing: a warning naming the default (the
+ * relay runs as nobody), not an error.  Skipped where the user exists. */
+static void test_default_user(void)
+{
+	if (getpwnam("sekisho") || !getpwnam("nobody")) {
+		puts("relay_conf_test: user sekisho exists (or nobody does not): default-user case "
+		     "skipped");
+		return;
+	}
+	check_case("scan_db = @/db\nworker_tmpdir = @\nquarantine_dir = @/q\n"
+	           "mailflows_file = @/flows\n",
+	           true,
+	           "relayd.conf: warning: user \"sekisho\" does not exist; the relay will run as "
+	           "\"nobody\" (user: default)\n");
+}
+
+static void test_load_missing(void)
+{
+	struct relay_conf c;
+	struct strbuf err = STRBUF_INIT;
+
+	relay_conf_init(&c);
+	CHECK(!relay_conf_load(&c, "/nonexistent/relayd.conf", &err));
+	CHECK_STR(err.s, "/nonexistent/relayd.conf: error: No such file or directory\n");
+	relay_conf_free(&c);
+	strbuf_free(&err);
+}
+
 static void cleanup(void)
 {
 	static const char *const names[] = {"cert.pem", "key.pem",   "key-open.pem",
@@ -284,6 +313,8 @@ int main(void)
 	test_routes();
 	test_clients();
 	test_check();
+	test_default_user();
+	test_load_missing();
 	cleanup();
 	if (failures) {
 		fprintf(stderr, "%d check(s) failed\n", failures);
