@@ -88,6 +88,15 @@ static void test_routes(void)
 	CHECK(relay_conf_route(&c, "other.jp")->line == 5);
 	relay_conf_free(&c);
 
+	/* the longest suffix wins whatever the order; "*" first still comes last */
+	parse_ok(&c, "route = * 198.18.3.9\n"
+	             "route = .sub.example.jp 198.18.3.3\n"
+	             "route = .example.jp 198.18.3.2\n");
+	CHECK_STR(route_host(&c, "a.sub.example.jp"), "198.18.3.3");
+	CHECK_STR(route_host(&c, "a.example.jp"), "198.18.3.2");
+	CHECK_STR(route_host(&c, "example.jp"), "198.18.3.9");
+	relay_conf_free(&c);
+
 	/* without "*" an unknown domain has no route */
 	parse_ok(&c, "route = example.jp 198.18.3.1\n");
 	CHECK(relay_conf_route(&c, "example.com") == NULL);
