@@ -58,7 +58,7 @@
 
 #define QC_DEFAULT_DIR "/var/lib/sekisho/quarantine"
 #define QC_MIN_PREFIX 8         /* hex digits of an abbreviated id */
-#define QC_SHORT_ID 12          /* hex digits shown by list */
+#define QC_LIST_ADDR_WIDTH 24   /* columns FROM and TO (longer ones push on) */
 #define QC_MAX_ENTRIES 10000000 /* entries list will sort */
 #define QC_MAX_RELEASES_BYTES (16u * 1024 * 1024)
 #define QC_MAX_REASON_BYTES 4096
@@ -81,6 +81,8 @@ struct qc_entries {
 	size_t n, cap;
 	const char *prefix;
 	size_t prefix_len;
+	bool with_meta; /* parse the records (else qc_load_records later) */
+	bool truncated; /* QC_MAX_ENTRIES reached */
 };
 
 static int qc_collect(void *ctx, const struct quarantine_entry *e)
@@ -91,14 +93,16 @@ static int qc_collect(void *ctx, const struct quarantine_entry *e)
 
 	if (es->prefix && strncmp(e->id, es->prefix, es->prefix_len) != 0)
 		return 0;
-	if (es->n >= QC_MAX_ENTRIES)
+	if (es->n >= QC_MAX_ENTRIES) {
+		es->truncated = true;
 		return 1;
+	}
 	x = VEC_PUSH(*es);
 	memcpy(x->id, e->id, QUARANTINE_ID_LEN);
 	x->id[QUARANTINE_ID_LEN] = '\0';
 	x->size = e->size;
 	x->stored = e->stored;
-	if (e->meta_json) {
+	if (es->with_meta && e->meta_json) {
 		x->records = qjson_parse(e->meta_json, strlen(e->meta_json), &err);
 		if (!x->records)
 			log_warn("entry %s: metadata unreadable: %s", x->id, err.s ? err.s : "");
@@ -324,19 +328,22 @@ static bool qc_open(struct qc *c)
 }
 
 /* Read the entries (those whose id starts with prefix, when given). */
-static bool qc_read(struct qc *c, const char *prefix, struct qc_entries *es)
+static bool qc_read(struct qc *c, const char *prefix, bool with_meta, struct qc_entries *es)
 {
 	struct strbuf err = STRBUF_INIT;
 
 	memset(es, 0, sizeof(*es));
 	es->prefix = prefix;
 	es->prefix_len = prefix ? strlen(prefix) : 0;
+	es->with_meta = with_meta;
 	if (quarantine_list(c->q, qc_collect, es, &err) < 0) {
 		log_error("%s", err.s ? err.s : "quarantine store not readable");
 		strbuf_free(&err);
 		qc_entries_free(es);
 		return false;
 	}
+	if (es->truncated)
+		log_warn("more than %d entries: only %d read", QC_MAX_ENTRIES, QC_MAX_ENTRIES);
 	strbuf_free(&err);
 	return true;
 }
@@ -366,7 +373,7 @@ static int qc_resolve(struct qc *c, const char *arg, struct qc_entries *es)
 		prefix[i] = (char)tolower((unsigned char)arg[i]);
 	}
 	prefix[n] = '\0';
-	if (!qc_read(c, prefix, es))
+	if (!qc_read(c, prefix, true, es))
 		return 1;
 	if (es->n == 0) {
 		log_error("no quarantine entry %s", prefix);
@@ -386,100 +393,106 @@ static int qc_resolve(struct qc *c, const char *arg, struct qc_entries *es)
 
 /* ---- list ----------------------------------------------------------------- */
 
-struct qc_row {
-	struct strbuf time, from, to, status, subject;
-};
+/* Read the records of e (list collects entries without them) into
+ * e->records; a warning when they are unreadable. */
+static void qc_load_records(struct qc *c, struct qc_entry *e)
+{
+	struct strbuf meta, err = STRBUF_INIT;
+
+	strbuf_init(&meta, QUARANTINE_MAX_META_BYTES);
+	if (quarantine_get(c->q, e->id, NULL, &meta, &err) < 0 ||
+	    !(e->records = qjson_parse(meta.s ? meta.s : "", meta.len, &err)))
+		log_warn("entry %s: metadata unreadable: %s", e->id, err.s ? err.s : "");
+	strbuf_free(&meta);
+	strbuf_free(&err);
+}
+
+/* One entry as a line of the table, or as a member of the JSON array. */
+static void qc_list_entry(struct qc *c, const struct qc_entry *e, bool first, struct strbuf *out)
+{
+	const struct qjson *meta = qc_meta(e), *rc = qc_rcpts(meta);
+	const char *from = qc_from(meta);
+	struct strbuf t = STRBUF_INIT, f = STRBUF_INIT, to = STRBUF_INIT, st = STRBUF_INIT;
+
+	qc_time(&t, e->stored);
+	if (c->json) {
+		strbuf_puts(out, first ? "\n {" : ",\n {");
+		strbuf_printf(out,
+		              "\"id\": \"%s\", \"time\": \"%s\", \"stored\": %lld, "
+		              "\"size\": %zu, \"from\": ",
+		              e->id, t.s, (long long)e->stored, e->size);
+		qjson_cstr(out, from);
+		strbuf_puts(out, ", \"rcpts\": [");
+		for (size_t k = 0; rc && k < rc->n; k++) {
+			if (k)
+				strbuf_puts(out, ", ");
+			qjson_cstr(out, qjson_str(rc->v[k]));
+		}
+		strbuf_puts(out, "], \"status\": ");
+		qjson_cstr(out, qc_status(meta));
+		strbuf_puts(out, ", \"subject\": ");
+		qjson_cstr(out, qc_subject(meta));
+		strbuf_puts(out, "}");
+	} else {
+		if (from && !*from)
+			strbuf_puts(&f, "<>");
+		else
+			qjson_escape_cstr(&f, from);
+		if (rc && rc->n > 0) {
+			qjson_escape_cstr(&to, qjson_str(rc->v[0]));
+			if (rc->n > 1)
+				strbuf_printf(&to, " (+%zu)", rc->n - 1);
+		} else {
+			strbuf_putc(&to, '-');
+		}
+		qjson_escape_cstr(&st, qc_status(meta));
+		strbuf_printf(out, "%-25s  %.12s  %9zu  %-9s  %-*s  %-*s  ", t.s, e->id, e->size,
+		              st.s, QC_LIST_ADDR_WIDTH, f.s, QC_LIST_ADDR_WIDTH, to.s);
+		qjson_escape_cstr(out, qc_subject(meta));
+		strbuf_putc(out, '\n');
+	}
+	strbuf_free(&t);
+	strbuf_free(&f);
+	strbuf_free(&to);
+	strbuf_free(&st);
+}
 
 static int qc_list(struct qc *c)
 {
 	struct qc_entries es;
 	struct strbuf out = STRBUF_INIT;
 	time_t now = time(NULL);
-	size_t wfrom = 4, wto = 2, shown = 0;
-	struct qc_row *rows;
+	size_t shown = 0;
+	bool ok = true;
 
-	if (!qc_open(c) || !qc_read(c, NULL, &es))
+	if (!qc_open(c) || !qc_read(c, NULL, false, &es))
 		return 1;
 	qsort(es.v, es.n, sizeof(es.v[0]), qc_cmp_newest);
-	rows = xcalloc(es.n ? es.n : 1, sizeof(*rows));
-	for (size_t i = 0; i < es.n; i++) {
-		const struct qc_entry *e = &es.v[i];
-		const struct qjson *meta = qc_meta(e), *rc = qc_rcpts(meta);
-		struct qc_row *r = &rows[i];
+	if (c->json)
+		strbuf_puts(&out, "[");
+	else
+		strbuf_printf(&out, "%-25s  %-12s  %9s  %-9s  %-*s  %-*s  %s\n", "TIME", "ID",
+		              "SIZE", "STATUS", QC_LIST_ADDR_WIDTH, "FROM", QC_LIST_ADDR_WIDTH,
+		              "TO", "SUBJECT");
+	for (size_t i = 0; i < es.n && ok; i++) {
+		struct qc_entry *e = &es.v[i];
 
 		if ((c->seen & QO_SINCE) && e->stored < now - (time_t)c->since * 86400)
 			continue;
-		qc_time(&r->time, e->stored);
-		qjson_escape_cstr(&r->from, qc_from(meta));
-		if (r->from.len == 0)
-			strbuf_puts(&r->from, "<>");
-		if (rc && rc->n > 0) {
-			qjson_escape_cstr(&r->to, qjson_str(rc->v[0]));
-			if (rc->n > 1)
-				strbuf_printf(&r->to, " (+%zu)", rc->n - 1);
-		} else {
-			strbuf_putc(&r->to, '-');
-		}
-		qjson_escape_cstr(&r->status, qc_status(meta));
-		qjson_escape_cstr(&r->subject, qc_subject(meta));
-		if (r->from.len > wfrom)
-			wfrom = r->from.len;
-		if (r->to.len > wto)
-			wto = r->to.len;
+		qc_load_records(c, e);
+		qc_list_entry(c, e, shown++ == 0, &out);
+		qjson_free(e->records);
+		e->records = NULL;
+		ok = fwrite(out.s, 1, out.len, stdout) == out.len;
+		strbuf_reset(&out);
 	}
-	if (c->json) {
-		strbuf_puts(&out, "[");
-		for (size_t i = 0; i < es.n; i++) {
-			const struct qc_entry *e = &es.v[i];
-			const struct qjson *meta = qc_meta(e), *rc = qc_rcpts(meta);
-			const char *st = qc_status(meta);
-
-			if (!rows[i].time.len)
-				continue;
-			strbuf_puts(&out, shown++ ? ",\n {" : "\n {");
-			strbuf_printf(&out,
-			              "\"id\": \"%s\", \"time\": \"%s\", \"stored\": %lld, "
-			              "\"size\": %zu, \"from\": ",
-			              e->id, rows[i].time.s, (long long)e->stored, e->size);
-			qjson_cstr(&out, qc_from(meta));
-			strbuf_puts(&out, ", \"rcpts\": [");
-			for (size_t k = 0; rc && k < rc->n; k++) {
-				if (k)
-					strbuf_puts(&out, ", ");
-				qjson_cstr(&out, qjson_str(rc->v[k]));
-			}
-			strbuf_puts(&out, "], \"status\": ");
-			qjson_cstr(&out, st);
-			strbuf_puts(&out, ", \"subject\": ");
-			qjson_cstr(&out, qc_subject(meta));
-			strbuf_puts(&out, "}");
-		}
+	if (c->json)
 		strbuf_puts(&out, shown ? "\n]\n" : "]\n");
-	} else {
-		strbuf_printf(&out, "%-25s  %-12s  %9s  %-9s  %-*s  %-*s  %s\n", "TIME", "ID",
-		              "SIZE", "STATUS", (int)wfrom, "FROM", (int)wto, "TO", "SUBJECT");
-		for (size_t i = 0; i < es.n; i++) {
-			struct qc_row *r = &rows[i];
-
-			if (!r->time.len)
-				continue;
-			strbuf_printf(&out, "%-25s  %.12s  %9zu  %-9s  %-*s  %-*s  %s\n", r->time.s,
-			              es.v[i].id, es.v[i].size, r->status.s, (int)wfrom, r->from.s,
-			              (int)wto, r->to.s, r->subject.s);
-		}
-	}
-	fwrite(out.s, 1, out.len, stdout);
-	for (size_t i = 0; i < es.n; i++) {
-		strbuf_free(&rows[i].time);
-		strbuf_free(&rows[i].from);
-		strbuf_free(&rows[i].to);
-		strbuf_free(&rows[i].status);
-		strbuf_free(&rows[i].subject);
-	}
-	free(rows);
+	if (out.len)
+		ok = ok && fwrite(out.s, 1, out.len, stdout) == out.len;
 	strbuf_free(&out);
 	qc_entries_free(&es);
-	return fflush(stdout) == 0 ? 0 : 1;
+	return ok && fflush(stdout) == 0 ? 0 : 1;
 }
 
 /* ---- show ----------------------------------------------------------------- */
@@ -1151,7 +1164,7 @@ static int qc_prune(struct qc *c)
 		struct qc_entries es;
 		size_t k = 0;
 
-		if (!qc_read(c, NULL, &es))
+		if (!qc_read(c, NULL, false, &es))
 			return 1;
 		for (size_t i = 0; i < es.n; i++)
 			if (es.v[i].stored < now - (time_t)days * 86400)
