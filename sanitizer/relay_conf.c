@@ -669,14 +669,22 @@ static void relay_conf_line(struct relay_conf_parser *ps, const char *line, size
 		for (size_t j = 0; j < RELAY_CONF_KEYS && !k; j++)
 			if (strcmp(relay_conf_keys[j].name, key) == 0)
 				k = &relay_conf_keys[j];
-		/* an unknown key: the nearest known one, for "did you mean" */
-		for (size_t j = 0; j < RELAY_CONF_KEYS && !k; j++) {
-			unsigned d = relay_conf_distance(key, relay_conf_keys[j].name);
+		/* an unknown key: the nearest known one, for "did you mean" (only
+		 * while errors are still printed; the distance is at least the
+		 * difference in length, so only keys of about the same length) */
+		for (size_t j = 0; j < RELAY_CONF_KEYS && !k && ps->nerr < RELAY_CONF_MAX_ERRORS;
+		     j++) {
+			const char *name = relay_conf_keys[j].name;
+			size_t kl = kend - kstart, nl = strlen(name);
+			unsigned d;
+
 			/* "quarantine" for "quarantine_dir": a word of the key */
-			if (kend - kstart >= 4 &&
-			    strncmp(relay_conf_keys[j].name, key, kend - kstart) == 0 &&
-			    relay_conf_keys[j].name[kend - kstart] == '_')
+			if (kl >= 4 && strncmp(name, key, kl) == 0 && name[kl] == '_')
 				d = 1;
+			else if (kl > nl + 2 || nl > kl + 2)
+				continue;
+			else
+				d = relay_conf_distance(key, name);
 			if (d < bestd) {
 				bestd = d;
 				best = j;
