@@ -432,6 +432,17 @@ def t_release_refused(c):
         check("5.3.0" in err and "500" in err, "%s refused: reply shown: %s" % (cmd, err))
         check(releases(c, ident) == [], "%s refused: nothing recorded" % cmd)
         check(not r.stdout, "nothing claims delivery")
+    # delivered, but the record cannot be written: said loudly, exit 1
+    os.mkdir(c.entry_path(ident, "releases.jsonl"))
+    sink = Sink(c.tmp)
+    try:
+        r = c.run("release", ident[:8], "--to", "kansa@example.lg.jp", "--reason", "audit",
+                  "--via", sink.via(), rc=1)
+    finally:
+        sink.stop()
+    check(b"X-Rcpt-Args: <kansa@example.lg.jp>" in sink.dumped(), "delivered")
+    check(b"DELIVERED but the release was not recorded" in r.stderr, r.stderr.decode())
+    os.rmdir(c.entry_path(ident, "releases.jsonl"))
     # nobody listening: no reply at all
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
