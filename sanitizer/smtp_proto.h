@@ -90,17 +90,17 @@ struct smtp_proto {
 	/* state, read only for the caller */
 	enum smtp_proto_state state;
 	bool tls;
-	uint64_t offset;  /* input bytes consumed over the session */
-	size_t consumed;  /* bytes of the last smtp_proto_feed call consumed */
+	uint64_t offset;                 /* input bytes consumed over the session */
+	size_t consumed;                 /* bytes of the last smtp_proto_feed call consumed */
 	enum smtp_proto_state wait_from; /* state a deferral returns to */
-	bool wait_message; /* the deferred callback was message, not rcpt */
-	unsigned nrcpt;   /* accepted recipients of this transaction */
-	unsigned nerrors; /* errors answered so far */
-	uint64_t size;    /* content bytes of the current message */
-	int reject;       /* 0, or why the current DATA will be refused */
-	bool pending_cr;  /* last byte was CR */
-	bool toolong;     /* current line passed SMTP_PROTO_LINE_MAX */
-	size_t len;       /* bytes in line */
+	bool wait_message;               /* the deferred callback was message, not rcpt */
+	unsigned nrcpt;                  /* accepted recipients of this transaction */
+	unsigned nerrors;                /* errors answered so far */
+	uint64_t size;                   /* content bytes of the current message */
+	int reject;                      /* 0, or why the current DATA will be refused */
+	bool pending_cr;                 /* last byte was CR */
+	bool toolong;                    /* current line passed SMTP_PROTO_LINE_MAX */
+	size_t len;                      /* bytes in line */
 	char line[SMTP_PROTO_LINE_MAX];
 };
 

@@ -59,8 +59,9 @@ static enum smtp_proto_verdict fz_message(void *ctx)
 	strbuf_puts(&f->msgs, "\n==\n");
 	strbuf_reset(&f->cur);
 	f->nmsg++;
-	return f->nmsg % 3 == 2 ? SMTP_PROTO_REFUSE
-	                        : f->nmsg % 3 == 1 ? SMTP_PROTO_DEFER : SMTP_PROTO_ACCEPT;
+	return f->nmsg % 3 == 2   ? SMTP_PROTO_REFUSE
+	       : f->nmsg % 3 == 1 ? SMTP_PROTO_DEFER
+	                          : SMTP_PROTO_ACCEPT;
 }
 
 static void fz_abort(void *ctx)
@@ -99,8 +100,9 @@ static void fz_run(const uint8_t *data, size_t size, bool chunked, struct strbuf
 			if (p.consumed > n)
 				abort();
 			off += p.consumed;
-			if (!smtp_proto_resume(&p, p.wait_message ? "250 2.0.0 later\r\n"
-			                                          : "451 4.4.1 later\r\n", out))
+			if (!smtp_proto_resume(
+			        &p, p.wait_message ? "250 2.0.0 later\r\n" : "451 4.4.1 later\r\n",
+			        out))
 				abort();
 			continue;
 		}

@@ -107,8 +107,10 @@ static void run_feed(struct run *r, const char *in, size_t n, size_t step, bool 
 		if (r->last == SMTP_PROTO_WAIT) {
 			/* deferred answers: recipients temp-failed, messages taken */
 			off += p.consumed;
-			smtp_proto_resume(&p, p.wait_message ? "250 2.0.0 Deferred ok\r\n"
-			                                     : "451 4.4.1 Deferred no\r\n", &r->out);
+			smtp_proto_resume(&p,
+			                  p.wait_message ? "250 2.0.0 Deferred ok\r\n"
+			                                 : "451 4.4.1 Deferred no\r\n",
+			                  &r->out);
 			r->ndefer++;
 			continue;
 		}
