@@ -81,10 +81,14 @@ struct sworker_pool *sworker_pool_start(const struct sworker_conf *conf, struct 
 
 /* Sanitise len bytes read from raw_fd (a memfd or file; read from offset 0,
  * the caller keeps it) with the envelope.  Thread-safe: blocks until a
- * worker is free, then at most conf->timeout_s for the answer.  res is
+ * worker is free (when only a replacement still loading its database is
+ * free: until its READY, at most SWORKER_START_TIMEOUT_S), then at most
+ * conf->timeout_s for the answer.  The worker gets a read-only descriptor
+ * (reopened through /proc/self/fd): it cannot change the original.  res is
  * initialised here; free with sworker_result_free.  Returns res->status;
  * a worker crash, timeout or bad answer gives SANITIZE_ERROR with the
- * reason in res->error, and the worker is replaced. */
+ * reason in res->error, and the worker is replaced.  Over an envelope
+ * limit above: SANITIZE_ERROR without asking a worker. */
 enum sanitize_status sworker_sanitize(struct sworker_pool *p, int raw_fd, size_t len,
                                       const char *envelope_from, const char *const *rcpts,
                                       size_t nrcpts, struct sworker_result *res);
