@@ -447,6 +447,8 @@ int smtp_client_parse_reply(const char *buf, size_t len, size_t *used_r, struct 
 	for (;;) {
 		const char *l = buf + off;
 		size_t avail = len - off;
+		if (nlines == SMTP_CLIENT_REPLY_LINES && avail > 0)
+			return -1; /* a 101st line */
 		size_t lim = avail < SMTP_CLIENT_REPLY_MAX ? avail : SMTP_CLIENT_REPLY_MAX;
 		const char *nl = memchr(l, '\n', lim);
 		if (!nl)
@@ -461,8 +463,7 @@ int smtp_client_parse_reply(const char *buf, size_t len, size_t *used_r, struct 
 		if (nlines > 0 && c != code)
 			return -1;
 		code = c;
-		if (++nlines > SMTP_CLIENT_REPLY_LINES)
-			return -1;
+		nlines++;
 		off = (size_t)(nl - buf) + 1;
 		if (n > 3 && l[3] == '-')
 			continue;
@@ -834,8 +835,10 @@ struct smtp_client *smtp_client_connect(const struct sockaddr *addr, socklen_t a
 					                 "reply (injection)");
 					return smtp_client_refused(c, reply_r, &r);
 				}
-				if (!smtp_client_handshake(c, err))
+				if (!smtp_client_handshake(c, err)) {
+					memset(&r, 0, sizeof(r));
 					return smtp_client_refused(c, reply_r, &r);
+				}
 				code = smtp_client_ehlo(c, &r, err);
 				if (code < 200 || code >= 300)
 					return smtp_client_refused(c, reply_r, &r);
@@ -930,9 +933,9 @@ static int smtp_client_content(struct smtp_client *c, const char *msg, size_t le
 
 	if (!c->chunk)
 		out = c->chunk = xmalloc(SMTP_CLIENT_CHUNK);
-	/* each step adds at most 2 bytes beyond a copied run; keep room for 5 */
+	/* a step adds a dot, a run of at least one byte and CRLF */
 	while (p < end) {
-		if (n + 5 > SMTP_CLIENT_CHUNK) {
+		if (n + 4 > SMTP_CLIENT_CHUNK) {
 			if (!smtp_client_write(c, out, n, deadline, idle, "message content", err))
 				return 0;
 			n = 0;
@@ -952,8 +955,8 @@ static int smtp_client_content(struct smtp_client *c, const char *msg, size_t le
 		}
 		const char *eol = cr < lf ? cr : lf;
 		size_t run = (size_t)(eol - p);
-		if (run > SMTP_CLIENT_CHUNK - 5 - n)
-			run = SMTP_CLIENT_CHUNK - 5 - n;
+		if (run > SMTP_CLIENT_CHUNK - 2 - n)
+			run = SMTP_CLIENT_CHUNK - 2 - n;
 		memcpy(out + n, p, run);
 		n += run;
 		p += run;
