@@ -1390,10 +1390,12 @@ static void sworker_warm_iconv(void)
 		kept[i] = iconv_open("WCHAR_T", extra[i]);
 }
 
-/* A tiny message through the engine: GMime and libclamav initialise, and
- * a broken TMPDIR or template shows before READY, not on the first mail. */
+/* A tiny message through the engine, which must come out sanitised (not
+ * withheld): before the lock-down GMime and libclamav initialise; after it,
+ * a TMPDIR the dropped uid cannot write, or a syscall the filter refuses
+ * to the engine, shows before READY instead of on every mail. */
 static bool sworker_self_test(const struct sanitize_policy *pol, struct scan_engine *eng,
-                              struct strbuf *err)
+                              const char *when, struct strbuf *err)
 {
 	static const char msg[] =
 	    "From: a@example.com\r\nTo: b@example.com\r\n"
@@ -1406,11 +1408,38 @@ static bool sworker_self_test(const struct sanitize_policy *pol, struct scan_eng
 	bool ok;
 
 	sanitize_message(pol, eng, msg, sizeof(msg) - 1, "a@example.com", NULL, 0, &r);
-	ok = r.status != SANITIZE_ERROR;
-	if (!ok)
-		strbuf_printf(err, "self-test: %s", r.error.s ? r.error.s : "error");
+	ok = r.status == SANITIZE_OK;
+	if (r.status == SANITIZE_ERROR) {
+		strbuf_printf(err, "self-test %s: %s", when, r.error.s ? r.error.s : "error");
+	} else if (!ok) {
+		const char *w = r.verdict.s ? strstr(r.verdict.s, "\"withheld\":") : NULL;
+
+		strbuf_printf(err, "self-test %s: the test message was withheld: %.300s", when,
+		              w ? w : "?");
+	}
 	sanitize_result_free(&r);
 	return ok;
+}
+
+/* libclamav logs, but scans on and reports "clean", when it cannot create
+ * its per-scan directory under TMPDIR (seen with 1.4): so the worker, as
+ * the uid it serves with, must be able to create one, or it does not start. */
+static bool sworker_tmpdir_ok(const char *tmpdir, struct strbuf *err)
+{
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof(path), "%s/sekisho-worker-XXXXXX", tmpdir ? tmpdir : "/tmp");
+
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		strbuf_puts(err, "TMPDIR path too long");
+		return false;
+	}
+	if (!mkdtemp(path)) {
+		strbuf_printf(err, "TMPDIR %s: the worker (uid %u) cannot create a directory: %s",
+		              tmpdir ? tmpdir : "/tmp", (unsigned)geteuid(), strerror(errno));
+		return false;
+	}
+	rmdir(path);
+	return true;
 }
 
 static bool sworker_seccomp(struct strbuf *err)
@@ -1592,10 +1621,11 @@ int sworker_main(int sock, const struct sworker_conf *conf)
 	if (!eng)
 		goto fail;
 	sworker_warm_iconv();
-	if (!sworker_self_test(&pol, eng, &err))
+	if (!sworker_self_test(&pol, eng, "before the sandbox", &err))
 		goto fail;
 	flags = sworker_lockdown(conf, &note, &err);
-	if (flags < 0)
+	if (flags < 0 || !sworker_tmpdir_ok(conf->tmpdir, &err) ||
+	    !sworker_self_test(&pol, eng, "in the sandbox", &err))
 		goto fail;
 	if (!sworker_send_ready(sock, SANITIZE_OK, (unsigned)flags, scan_signatures(eng), note.s))
 		goto out;

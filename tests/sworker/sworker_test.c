@@ -441,6 +441,23 @@ static void test_bad_db(void)
 	sworker_pool_stop(p);
 	strbuf_free(&err);
 
+	/* a TMPDIR only root may write: the worker, once nobody, cannot scan */
+	if (geteuid() == 0) {
+		char dir[] = "/dev/shm/sworker-test-XXXXXX";
+
+		CHECK(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+		c.scan_db = test_db;
+		c.nworkers = 1;
+		c.tmpdir = dir;
+		p = sworker_pool_start(&c, &err);
+		CHECK(p == NULL && strstr(S(err), "cannot create a directory: Permission denied"),
+		      "root-only TMPDIR: err %s", S(err));
+		sworker_pool_stop(p);
+		strbuf_free(&err);
+		rmdir(dir);
+		c.tmpdir = "/dev/shm";
+	}
+
 	c.scan_db = test_db;
 	c.exe = "/nonexistent/sekisho-relayd";
 	p = sworker_pool_start(&c, &err);
