@@ -545,6 +545,7 @@ static const struct fake_case fake_cases[] = {
     {"json_deep", NULL, "not one line of JSON"}, /* 100 nested arrays */
     {"json_deep_ok", NULL, NULL},                /* 60 */
     {"crash_after_ready", "{}", "closed its socket"},
+    {"write_original", "{\"write\":\"refused\"}", NULL}, /* and the original is intact */
 };
 
 static int fake_memfd(const char *a, size_t an, const char *b, size_t bn, bool seal)
@@ -631,6 +632,17 @@ static int fake_worker(int sock, const struct fake_case *c)
 			int in;
 
 			memcpy(&in, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(int));
+			if (strcmp(c->name, "write_original") == 0) {
+				/* change the original: write, writable shared map, truncate */
+				void *map =
+				    mmap(NULL, 1, PROT_READ | PROT_WRITE, MAP_SHARED, in, 0);
+				bool wrote = pwrite(in, "X", 1, 0) == 1;
+
+				wrote |= map != MAP_FAILED;
+				wrote |= ftruncate(in, 1) == 0;
+				verdict =
+				    wrote ? "{\"write\":\"allowed\"}" : "{\"write\":\"refused\"}";
+			}
 			close(in);
 		}
 		if (strcmp(c->name, "crash_after_ready") == 0)
@@ -789,6 +801,100 @@ static void test_random_worker(void)
 	printf("ok - random_worker (150 damaged answers: %d accepted, %d refused)\n", ok, err);
 }
 
+/* An idle worker killed from outside (the OOM killer, an operator) is
+ * noticed before the request: replaced, and the message tried again. */
+static void test_idle_death(void)
+{
+	struct sworker_pool *p = test_pool(1, 30, NULL, NULL);
+	pid_t before = 0, after = 0;
+	char path[64], st[256];
+	int i;
+
+	sworker_pool_pids(p, &before, 1);
+	CHECK(kill(before, SIGKILL) == 0, "kill %d: %s", (int)before, strerror(errno));
+	/* wait until it is dead (a zombie: the pool has not reaped it yet) */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)before);
+	for (i = 0; i < 5000; i++) {
+		FILE *f = fopen(path, "r");
+		char *rp;
+		bool zombie;
+
+		if (!f)
+			break;
+		zombie = fgets(st, sizeof(st), f) && (rp = strrchr(st, ')')) && rp[2] == 'Z';
+		fclose(f);
+		if (zombie)
+			break;
+		usleep(1000);
+	}
+	if (test_plain_ok(p, "idle death")) {
+		sworker_pool_pids(p, &after, 1);
+		CHECK(after != before && after > 0, "idle death: same worker %d", (int)after);
+		printf("ok - idle_worker_killed (replaced, message retried)\n");
+	}
+	sworker_pool_stop(p);
+}
+
+static void test_envelope_limits(struct sworker_pool *p)
+{
+	static const char *rcpts[SWORKER_MAX_RCPTS + 1];
+	static char addr[SWORKER_MAX_RCPTS + 1][32];
+	char longaddr[SWORKER_MAX_ADDR_BYTES + 8];
+	struct sworker_result r;
+	enum sanitize_status st;
+	int fd = test_memfd(plain_msg, sizeof(plain_msg) - 1);
+	size_t i;
+
+	for (i = 0; i <= SWORKER_MAX_RCPTS; i++) {
+		snprintf(addr[i], sizeof(addr[i]), "r%zu@example.org", i);
+		rcpts[i] = addr[i];
+	}
+	/* exactly the limit: every recipient reaches the verdict */
+	st = sworker_sanitize(p, fd, sizeof(plain_msg) - 1, "s@example.com", rcpts,
+	                      SWORKER_MAX_RCPTS, &r);
+	CHECK(st == SANITIZE_OK && strstr(S(r.verdict), "\"r0@example.org\"") &&
+	          strstr(S(r.verdict), "\"r999@example.org\"]"),
+	      "1000 recipients: status %d %s", (int)st, S(r.error));
+	sworker_result_free(&r);
+	st = sworker_sanitize(p, fd, sizeof(plain_msg) - 1, "s@example.com", rcpts,
+	                      SWORKER_MAX_RCPTS + 1, &r);
+	CHECK(st == SANITIZE_ERROR && strstr(S(r.error), "more than 1000 recipients"),
+	      "1001 recipients: status %d %s", (int)st, S(r.error));
+	sworker_result_free(&r);
+	memset(longaddr, 'a', sizeof(longaddr) - 1);
+	longaddr[sizeof(longaddr) - 1] = 0;
+	st = sworker_sanitize(p, fd, sizeof(plain_msg) - 1, longaddr, rcpts, 1, &r);
+	CHECK(st == SANITIZE_ERROR && strstr(S(r.error), "envelope address over"),
+	      "long sender: status %d %s", (int)st, S(r.error));
+	sworker_result_free(&r);
+	/* 200 addresses of 500 bytes: each allowed, together over 64 KiB */
+	{
+		static char big[200][500];
+		static const char *bigv[200];
+
+		for (i = 0; i < 200; i++) {
+			memset(big[i], 'b', sizeof(big[i]) - 1);
+			big[i][sizeof(big[i]) - 1] = 0;
+			bigv[i] = big[i];
+		}
+		st = sworker_sanitize(p, fd, sizeof(plain_msg) - 1, NULL, bigv, 200, &r);
+		CHECK(st == SANITIZE_ERROR && strstr(S(r.error), "envelope over 65536 bytes"),
+		      "big envelope: status %d %s", (int)st, S(r.error));
+		sworker_result_free(&r);
+	}
+	/* a length beyond the descriptor's size is the caller's mistake */
+	st = sworker_sanitize(p, fd, sizeof(plain_msg) + 10, NULL, NULL, 0, &r);
+	CHECK(st == SANITIZE_ERROR && strstr(S(r.error), "shorter than its length"),
+	      "length past the end: status %d %s", (int)st, S(r.error));
+	sworker_result_free(&r);
+	/* an empty message is the engine's business, not an error here */
+	st = sworker_sanitize(p, fd, 0, NULL, NULL, 0, &r);
+	CHECK(st != SANITIZE_ERROR, "empty message: %s", S(r.error));
+	sworker_result_free(&r);
+	close(fd);
+	printf("ok - envelope_limits\n");
+}
+
 static void test_hostile_worker(void)
 {
 	size_t i;
@@ -804,7 +910,18 @@ static void test_hostile_worker(void)
 		p = test_pool(1, 10, NULL, NULL);
 		unsetenv("SWORKER_TEST_FAKE");
 		sworker_pool_pids(p, &before, 1);
-		st = test_run(p, plain_msg, sizeof(plain_msg) - 1, "s@example.com", &r);
+		{
+			const char *rc[] = {"rcpt@example.org"};
+			int fd = test_memfd(plain_msg, sizeof(plain_msg) - 1);
+			char back[sizeof(plain_msg)] = "";
+
+			st = sworker_sanitize(p, fd, sizeof(plain_msg) - 1, "s@example.com", rc, 1,
+			                      &r);
+			CHECK(pread(fd, back, sizeof(back), 0) == sizeof(plain_msg) - 1 &&
+			          memcmp(back, plain_msg, sizeof(plain_msg) - 1) == 0,
+			      "hostile %s: the original changed", c->name);
+			close(fd);
+		}
 		sworker_pool_pids(p, &after, 1);
 		if (c->expect) {
 			CHECK(st == SANITIZE_ERROR && strstr(S(r.error), c->expect) != NULL &&
@@ -979,6 +1096,7 @@ int main(int argc, char **argv)
 	p = test_pool(1, 30, NULL, NULL);
 	test_plain(p);
 	test_eicar(p);
+	test_envelope_limits(p);
 	test_sandbox(p);
 	test_stop_reaps(p);
 
@@ -990,6 +1108,7 @@ int main(int argc, char **argv)
 	test_stop_reaps(p);
 
 	test_socket_refused();
+	test_idle_death();
 	test_concurrent();
 	test_bad_db();
 	test_hostile_worker();
