@@ -80,6 +80,7 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -971,6 +972,8 @@ enum sanitize_status sworker_sanitize(struct sworker_pool *p, int raw_fd, size_t
 		              strerror(errno));
 		goto out;
 	}
+	if (!sworker_build_request(&pkt, 0, len, envelope_from, rcpts, nrcpts, &res->error))
+		goto out;
 	/* a worker found gone before it was asked anything is replaced and
 	 * the message tried once more; after the request is sent, never */
 	for (attempt = 0; attempt < 2; attempt++) {
@@ -1006,12 +1009,7 @@ enum sanitize_status sworker_sanitize(struct sworker_pool *p, int raw_fd, size_t
 		pthread_mutex_lock(&p->lock);
 		seq = ++p->seq;
 		pthread_mutex_unlock(&p->lock);
-		strbuf_reset(&pkt);
-		if (!sworker_build_request(&pkt, seq, len, envelope_from, rcpts, nrcpts,
-		                           &res->error)) {
-			sworker_release(p, i);
-			break;
-		}
+		memcpy(pkt.s + offsetof(struct sworker_wire, seq), &seq, sizeof(seq));
 		if (!sworker_idle_ok(s) || !sworker_send(s->sock, pkt.s, pkt.len, ro)) {
 			strbuf_printf(&why, "sanitiser worker %d was gone before the request",
 			              (int)pid);
