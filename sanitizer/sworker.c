@@ -1517,6 +1517,13 @@ static bool sworker_seccomp(struct strbuf *err)
 	/* a binary tree of the rules: every syscall of the worker passes
 	 * the filter, most of them allowed */
 	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	/* every thread (a library may have started one), not just this one;
+	 * the load fails rather than leave one unfiltered */
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) != 0) {
+		seccomp_release(ctx);
+		strbuf_puts(err, "seccomp: no thread synchronisation");
+		return false;
+	}
 	for (i = 0; i < sizeof(deny) / sizeof(deny[0]) && rc == 0; i++) {
 		/* a syscall this architecture lacks (negative pseudo number) is
 		 * skipped: nothing to deny */

@@ -27,6 +27,7 @@
 #include "strbuf.h"
 #include "sworker.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -387,6 +388,38 @@ static bool test_status_field(pid_t pid, const char *key, char *out, size_t outs
 	return found;
 }
 
+/* Every thread of the worker is filtered, not only the main one. */
+static void test_threads_filtered(pid_t pid)
+{
+	char tdir[64], tpath[128], line[256];
+	DIR *d;
+	struct dirent *de;
+	int threads = 0;
+
+	snprintf(tdir, sizeof(tdir), "/proc/%d/task", (int)pid);
+	d = opendir(tdir);
+	CHECK(d != NULL, "opendir %s", tdir);
+	while (d && (de = readdir(d)) != NULL) {
+		char tv[64] = "";
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		threads++;
+		snprintf(tpath, sizeof(tpath), "%s/%s/status", tdir, de->d_name);
+		f = fopen(tpath, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (strncmp(line, "Seccomp:", 8) == 0)
+				snprintf(tv, sizeof(tv), "%s", line + 8 + strspn(line + 8, " \t"));
+		if (f)
+			fclose(f);
+		CHECK(strcmp(tv, "2\n") == 0, "thread %s: Seccomp %s", de->d_name, tv);
+	}
+	if (d)
+		closedir(d);
+	printf("# worker %d: %d thread(s), all filtered\n", (int)pid, threads);
+}
+
 static void test_sandbox(struct sworker_pool *p)
 {
 	pid_t pid = 0;
@@ -399,6 +432,7 @@ static void test_sandbox(struct sworker_pool *p)
 	      "NoNewPrivs %s", v);
 	CHECK(test_status_field(pid, "Seccomp:", v, sizeof(v)) && strcmp(v, "2") == 0, "Seccomp %s",
 	      v);
+	test_threads_filtered(pid);
 	if (geteuid() != 0) {
 		printf("ok - sandbox_seccomp # skip uid and netns checks: not root\n");
 		return;
