@@ -5,8 +5,10 @@
  * One struct smtp_client is one connection, used by one thread at a time
  * (any thread).  Every function that talks returns the reply code (200..599)
  * or 0 when there was no usable reply (connect failure, timeout, connection
- * lost, TLS failure, malformed reply): then err says why and the connection
- * is dead (smtp_client_alive false).  Nothing is retried here.
+ * lost, TLS failure, malformed reply, or a reply of the wrong class such as
+ * 250 to DATA): then err says why and the connection is dead
+ * (smtp_client_alive false).  A 421 is returned as it is and also ends the
+ * connection.  Nothing is retried here.  A timeout of 0 counts as 1 s.
  *
  * SECURITY
  *	Replies are untrusted: lines are limited (SMTP_CLIENT_REPLY_MAX per
@@ -30,14 +32,17 @@
 #define SMTP_CLIENT_REPLY_MAX 1000 /* octets per reply line */
 #define SMTP_CLIENT_REPLY_LINES 100
 
+/* Read only during smtp_client_connect (the strings are not kept). */
 struct smtp_client_opts {
 	const char *helo_name;      /* our EHLO name */
 	enum relay_tls_mode tls;    /* NONE, MAY, ENCRYPT, VERIFY (relay_conf.h) */
 	const char *ca_file;        /* VERIFY: CA bundle (NULL = system default) */
 	const char *verify_name;    /* VERIFY: name or address the certificate must match */
-	unsigned connect_timeout_s; /* connect + greeting */
-	unsigned cmd_timeout_s;     /* each command's reply */
-	unsigned data_timeout_s;    /* sending content + the reply to "." */
+	unsigned connect_timeout_s; /* connect + greeting, one deadline */
+	unsigned cmd_timeout_s;     /* each command: its send and reply; also the
+	                             * TLS handshake */
+	unsigned data_timeout_s;    /* content: each write must progress within it;
+	                             * then the reply to "." within it */
 };
 
 struct smtp_reply {
