@@ -48,6 +48,11 @@ static cl_error_t scan_init_rc = CL_SUCCESS;
 
 /* Reasons for SCAN_ERROR outlive the call (virname_r points at them). */
 static _Thread_local char scan_reason[160];
+/* libclamav answers CL_CLEAN when it cannot create its temporary files
+ * (seen with 1.4: "Can't create temporary directory for scan"): such an
+ * error message during a scan makes the scan fail instead. */
+static _Thread_local bool scan_tmp_failed;
+static _Thread_local char scan_tmp_msg[120];
 
 static void scan_msg(enum cl_msg severity, const char *fullmsg, const char *msg, void *ctx)
 {
@@ -57,9 +62,15 @@ static void scan_msg(enum cl_msg severity, const char *fullmsg, const char *msg,
 	(void)ctx;
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		n--;
-	if (severity == CL_MSG_ERROR)
+	if (severity == CL_MSG_ERROR) {
 		log_error("clamav: %.*s", (int)n, msg);
-	else if (severity == CL_MSG_WARN)
+		if (strstr(msg, "emporary") || strstr(msg, "tmp") || strstr(msg, "TMP")) {
+			if (!scan_tmp_failed)
+				snprintf(scan_tmp_msg, sizeof(scan_tmp_msg), "clamav: %.*s",
+				         (int)(n < 100 ? n : 100), msg);
+			scan_tmp_failed = true;
+		}
+	} else if (severity == CL_MSG_WARN)
 		log_warn("clamav: %.*s", (int)n, msg);
 	/* CL_MSG_INFO_VERBOSE: only with cl_debug(), not wanted here */
 }
@@ -202,8 +213,14 @@ enum scan_result scan_buffer(struct scan_engine *e, const void *buf, size_t len,
 		return SCAN_ERROR;
 	}
 	opts = e->opts; /* libclamav takes a non-const pointer */
+	scan_tmp_failed = false;
 	rc = cl_scanmap_callback(map, NULL, &virname, &scanned, e->cl, &opts, NULL);
 	cl_fmap_close(map);
+	if (rc == CL_CLEAN && scan_tmp_failed) {
+		/* not scanned, whatever libclamav says */
+		*virname_r = scan_tmp_msg;
+		return SCAN_ERROR;
+	}
 	switch (rc) {
 	case CL_CLEAN:
 		*virname_r = NULL;
