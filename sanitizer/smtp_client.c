@@ -126,6 +126,8 @@ static int smtp_client_fail(struct smtp_client *c, struct strbuf *err, const cha
 	char ebuf[256];
 
 	if (err) {
+		if (err->len > 0)
+			strbuf_puts(err, "; ");
 		strbuf_printf(err, "next hop %s: ", c->peer);
 		va_start(ap, fmt);
 		strbuf_vprintf(err, fmt, ap);

@@ -48,7 +48,7 @@ static const char *test_name;
 		if (!(cond)) {                                                                     \
 			fprintf(stderr, "%s:%d: %s: CHECK failed: %s\n", __FILE__, __LINE__,       \
 			        test_name, #cond);                                                 \
-			failures++;                                                                \
+			__atomic_add_fetch(&failures, 1, __ATOMIC_SEQ_CST);                        \
 		}                                                                                  \
 	} while (0)
 
@@ -774,6 +774,62 @@ static void test_connect_refused(void)
 	strbuf_free(&err);
 }
 
+/* A connect that is never accepted: the listener's queue is full, so the
+ * SYN is dropped and the connect (or the greeting) times out. */
+static void test_connect_timeout(void)
+{
+	struct smtp_client_opts o = opts_default();
+	struct smtp_reply r;
+	struct strbuf err;
+	struct sockaddr_storage ss;
+	int fill[4], nfill = 0;
+	strbuf_init(&err, 0);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	socklen_t sl = addr_of(AF_INET, 0, &ss);
+	CHECK(bind(lfd, (struct sockaddr *)&ss, sl) == 0 && listen(lfd, 0) == 0);
+	CHECK(getsockname(lfd, (struct sockaddr *)&ss, &sl) == 0);
+	/* fill the accept queue (backlog 0 holds one) */
+	for (int i = 0; i < 2; i++) {
+		fill[nfill] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(fill[nfill], (struct sockaddr *)&ss, sl);
+		nfill++;
+	}
+	o.connect_timeout_s = 1;
+	struct smtp_client *c = smtp_client_connect((struct sockaddr *)&ss, sl, &o, &r, &err);
+	CHECK(c == NULL && r.code == 0);
+	if (!strstr(S(&err), "timeout")) {
+		fprintf(stderr, "%s: err \"%s\" lacks \"timeout\"\n", test_name, S(&err));
+		failures++;
+	}
+	for (int i = 0; i < nfill; i++)
+		close(fill[i]);
+	close(lfd);
+	strbuf_free(&err);
+}
+
+/* Several threads deliver at once over TLS (one shared SSL_CTX per mode
+ * and CA file); every message must arrive intact. */
+static void *thread_main(void *arg)
+{
+	long i = (long)arg;
+	char msg[64];
+	int n = snprintf(msg, sizeof(msg), "thread %ld\n.dot\rend", i);
+	for (int k = 0; k < 4; k++)
+		deliver_one(i % 2 ? AF_INET6 : AF_INET,
+		            i % 3 == 0 ? RELAY_TLS_ENCRYPT : RELAY_TLS_VERIFY,
+		            i % 2 ? "::1" : "mx.test", msg, (size_t)n);
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	pthread_t th[8];
+	for (long i = 0; i < 8; i++)
+		pthread_create(&th[i], NULL, thread_main, (void *)i);
+	for (int i = 0; i < 8; i++)
+		pthread_join(th[i], NULL);
+}
+
 /* HELO when EHLO is refused */
 static void test_helo(void)
 {
@@ -1325,6 +1381,8 @@ static const struct {
     {"close", test_close},
     {"timeout", test_timeout},
     {"connect_refused", test_connect_refused},
+    {"connect_timeout", test_connect_timeout},
+    {"threads", test_threads},
     {"helo", test_helo},
     {"tls", test_tls},
     {"starttls_faults", test_starttls_faults},
