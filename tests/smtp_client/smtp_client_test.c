@@ -606,6 +606,56 @@ static void test_big(void)
 	strbuf_free(&b);
 }
 
+/* Random messages over one connection from the bytes that matter (dot,
+ * CR, LF) and one that does not, some long enough to cross the 64 KiB
+ * staging chunk: each must arrive as the reference normalisation.  An
+ * encoder that let a bare CR or LF or an early "." through would make
+ * smtp_proto close the session or cut the message. */
+static void test_random(void)
+{
+	struct srv s = {0};
+	struct smtp_client_opts o = opts_default();
+	struct smtp_reply r;
+	struct strbuf err, m, want;
+	unsigned seed = 12345;
+	strbuf_init(&err, 0);
+	strbuf_init(&m, 0);
+	strbuf_init(&want, 0);
+	srv_start(&s);
+	struct smtp_client *c = cli_connect(&s, &o, &r, &err);
+	CHECK(c != NULL);
+	for (int i = 0; c && i < 400; i++) {
+		size_t len;
+		seed = seed * 1103515245 + 12345;
+		len = i % 50 == 49 ? 65536 - 64 + (seed >> 16) % 128 : (seed >> 16) % 64;
+		strbuf_reset(&m);
+		for (size_t k = 0; k < len; k++) {
+			seed = seed * 1103515245 + 12345;
+			strbuf_putc(&m, ".\r\na"[(seed >> 16) % 4]);
+		}
+		if (smtp_client_mail(c, "f@x.test", 0, false, &r, &err) != 250 ||
+		    smtp_client_rcpt(c, "t@mx.test", &r, &err) != 250 ||
+		    smtp_client_data(c, S(&m), m.len, &r, &err) != 250) {
+			fprintf(stderr, "%s: message %d failed: %s\n", test_name, i, S(&err));
+			failures++;
+			break;
+		}
+		normalise(S(&m), m.len, &want);
+		if (s.msg.len != want.len || memcmp(S(&s.msg), S(&want), want.len) != 0) {
+			fprintf(stderr, "%s: message %d (%zu bytes) differs\n", test_name, i, len);
+			failures++;
+			break;
+		}
+	}
+	smtp_client_quit(c);
+	srv_stop(&s);
+	CHECK(s.nmsg == 400);
+	srv_free(&s);
+	strbuf_free(&err);
+	strbuf_free(&m);
+	strbuf_free(&want);
+}
+
 static void test_ipv6(void)
 {
 	deliver_one(AF_INET6, RELAY_TLS_NONE, NULL, "v6\r\n", 4);
@@ -1375,6 +1425,7 @@ static const struct {
     {"parser", test_parser},
     {"plain", test_plain},
     {"big", test_big},
+    {"random", test_random},
     {"ipv6", test_ipv6},
     {"rcpt", test_rcpt},
     {"refusals", test_refusals},
