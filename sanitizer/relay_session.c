@@ -30,6 +30,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
@@ -261,7 +262,7 @@ static void relay_session_cb_data(void *ctx, const char *line, size_t len)
 	if (s->content_error)
 		return;
 	if (s->memfd < 0) {
-		s->memfd = memfd_create("sekisho-message", MFD_CLOEXEC);
+		s->memfd = memfd_create("sekisho-message", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		if (s->memfd < 0) {
 			log_error_errno("session %llu: memfd_create", (unsigned long long)s->id);
 			s->content_error = true;
@@ -279,7 +280,7 @@ static enum smtp_proto_verdict relay_session_cb_message(void *ctx)
 	struct relay_session *s = ctx;
 
 	if (s->memfd < 0 && !s->content_error) {
-		s->memfd = memfd_create("sekisho-message", MFD_CLOEXEC);
+		s->memfd = memfd_create("sekisho-message", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		if (s->memfd < 0) {
 			log_error_errno("session %llu: memfd_create", (unsigned long long)s->id);
 			s->content_error = true;
@@ -288,6 +289,16 @@ static enum smtp_proto_verdict relay_session_cb_message(void *ctx)
 	if (!s->content_error)
 		relay_session_content_flush(s);
 	if (s->content_error) {
+		relay_session_content_drop(s);
+		relay_session_immediate(s, "451 4.3.0 Temporary local problem storing the "
+		                           "content\r\n");
+		return SMTP_PROTO_DEFER;
+	}
+	/* Sealed before the worker sees it: what the quarantine stores is
+	 * exactly what the client sent, whatever the worker does. */
+	if (fcntl(s->memfd, F_ADD_SEALS,
+	          F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+		log_error_errno("session %llu: sealing the content", (unsigned long long)s->id);
 		relay_session_content_drop(s);
 		relay_session_immediate(s, "451 4.3.0 Temporary local problem storing the "
 		                           "content\r\n");
