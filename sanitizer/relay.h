@@ -79,6 +79,7 @@ struct relay_job {
 	socklen_t nh_addrlen;
 	enum relay_tls_mode nh_tls;
 	char *nh_verify_name;
+	const struct relay_route *route; /* explicit mode: the recipient's route */
 
 	/* MESSAGE: the content (the job closes it) */
 	int memfd;
@@ -130,6 +131,8 @@ struct relay_session {
 		char **v;
 		size_t n, cap;
 	} rcpts;                         /* accepted by the next hop */
+	unsigned nrefused;               /* recipients refused in this transaction */
+	char last_refusal[128];          /* the last refusal's reply, for the log */
 	const struct relay_route *route; /* explicit: route of the transaction */
 	int memfd;                       /* content, or -1 */
 	struct strbuf content;           /* buffered before the memfd write */

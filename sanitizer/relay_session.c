@@ -183,6 +183,40 @@ static void relay_session_envelope_clear(struct relay_session *s)
 		free(s->rcpts.v[i]);
 	s->rcpts.n = 0;
 	s->route = NULL;
+	s->nrefused = 0;
+	s->last_refusal[0] = '\0';
+}
+
+/* Remember a refusal of this transaction for its log line. */
+static void relay_session_note_refusal(struct relay_session *s, const char *reply)
+{
+	size_t n = strcspn(reply, "\r\n");
+
+	if (n >= sizeof(s->last_refusal))
+		n = sizeof(s->last_refusal) - 1;
+	memcpy(s->last_refusal, reply, n);
+	s->last_refusal[n] = '\0';
+	s->nrefused++;
+}
+
+/* The log line of a transaction that ends without an end-of-data job
+ * (RSET, disconnect, every recipient refused, content not stored). */
+static void relay_session_log_unfinished(struct relay_session *s, const char *outcome)
+{
+	struct strbuf rc;
+
+	if (!s->from)
+		return;
+	strbuf_init(&rc, 0);
+	for (size_t i = 0; i < s->rcpts.n; i++)
+		strbuf_printf(&rc, "%s<%s>", i ? "," : "", s->rcpts.v[i]);
+	log_info("transaction: session=%llu client=%s orig_dst=%s mode=%s from=<%s> rcpts=%s "
+	         "refused=%u outcome=%s%s%s%s",
+	         (unsigned long long)s->id, s->peer_text, s->orig_text[0] ? s->orig_text : "-",
+	         s->mode == RELAY_MODE_TRANSPARENT ? "transparent" : "explicit", s->from,
+	         rc.s ? rc.s : "", s->nrefused, outcome, s->nrefused ? " last_refusal=\"" : "",
+	         s->nrefused ? s->last_refusal : "", s->nrefused ? "\"" : "");
+	strbuf_free(&rc);
 }
 
 /* ---- smtp_proto callbacks (loop thread, no job in flight) ---- */
@@ -191,6 +225,7 @@ static bool relay_session_cb_mail(void *ctx, const char *from)
 {
 	struct relay_session *s = ctx;
 
+	relay_session_log_unfinished(s, "abandoned");
 	relay_session_envelope_clear(s);
 	relay_session_content_drop(s);
 	s->from = xstrdup(from);
@@ -245,7 +280,7 @@ static enum smtp_proto_verdict relay_session_cb_rcpt(void *ctx, const char *to)
 			relay_job_free(job);
 			return SMTP_PROTO_DEFER;
 		}
-		s->route = rt;
+		job->route = rt;
 		memcpy(&job->nh_addr, &rt->addr, sizeof(job->nh_addr));
 		job->nh_addrlen = rt->addrlen;
 		job->nh_tls = rt->tls;
@@ -317,6 +352,7 @@ static void relay_session_cb_abort(void *ctx)
 {
 	struct relay_session *s = ctx;
 
+	relay_session_log_unfinished(s, "aborted");
 	relay_session_content_drop(s);
 	relay_session_envelope_clear(s);
 	s->nh_mail_ok = false;
@@ -643,6 +679,13 @@ static bool relay_session_process(struct relay_session *s)
 			break;
 		case SMTP_PROTO_WAIT:
 			if (s->immediate) {
+				bool message = s->proto.wait_message;
+				if (s->immediate[0] != '2')
+					relay_session_note_refusal(s, s->immediate);
+				if (message) {
+					relay_session_log_unfinished(s, "deferred");
+					relay_session_envelope_clear(s);
+				}
 				smtp_proto_resume(&s->proto, s->immediate, &s->out);
 				free(s->immediate);
 				s->immediate = NULL;
@@ -776,7 +819,11 @@ void relay_session_job_done(struct relay_session *s, struct relay_job *job)
 		}
 		s->rcpts.v[s->rcpts.n++] = job->rcpt;
 		job->rcpt = NULL;
+		if (job->route)
+			s->route = job->route; /* the transaction's next hop from now on */
 	}
+	if (job->kind == RELAY_JOB_RCPT && !job->rcpt_accepted)
+		relay_session_note_refusal(s, job->reply.s);
 	if (job->kind == RELAY_JOB_MESSAGE)
 		relay_session_envelope_clear(s);
 	if (s->dead) {
@@ -873,6 +920,7 @@ static void relay_session_free(struct relay_session *s)
 		relay_deliver_submit(r, q);
 	}
 	relay_job_free(s->pending);
+	relay_session_log_unfinished(s, "disconnected");
 	relay_session_content_drop(s);
 	relay_session_envelope_clear(s);
 	free(s->rcpts.v);
