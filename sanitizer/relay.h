@@ -44,6 +44,7 @@
 #define RELAY_DELIVERY_THREADS_MAX 256
 #define RELAY_SHUTDOWN_GRACE_S 120 /* jobs in progress may finish this long */
 #define RELAY_TLS_HANDSHAKE_S 60   /* server-side handshake time limit */
+#define RELAY_NEXTHOP_IDLE_S 60    /* a next-hop connection idle longer is opened anew */
 #define RELAY_MAILFLOWS_CHECK_S 1  /* mtime of the mail flows file polled */
 #define RELAY_HELO_MAX 255         /* HELO name kept for the metadata */
 #define RELAY_ADDR_MAX 64          /* "[ipv6]:port" text */
@@ -143,8 +144,11 @@ struct relay_session {
 	struct smtp_client *nh;
 	struct sockaddr_storage nh_addr;
 	socklen_t nh_addrlen;
-	bool nh_in_transaction; /* MAIL sent, not finished by DATA or RSET */
-	bool nh_mail_ok;        /* MAIL of this transaction accepted */
+	bool nh_in_transaction;     /* MAIL sent, not finished by DATA or RSET */
+	bool nh_mail_ok;            /* MAIL of this transaction accepted */
+	enum relay_tls_mode nh_tls; /* how nh was opened, to open it again */
+	char *nh_verify_name;
+	time_t nh_used; /* last next-hop reply */
 };
 
 struct relay {

@@ -87,15 +87,15 @@ void relay_job_free(struct relay_job *job)
 	free(job);
 }
 
-/* The next-hop options for a job. */
-static void relay_deliver_opts(const struct relay *r, const struct relay_job *job,
-                               struct smtp_client_opts *o)
+/* The next-hop options. */
+static void relay_deliver_opts(const struct relay *r, enum relay_tls_mode tls,
+                               const char *verify_name, struct smtp_client_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->helo_name = r->conf.hostname;
-	o->tls = job->nh_tls;
+	o->tls = tls;
 	o->ca_file = r->conf.tls_ca_file;
-	o->verify_name = job->nh_verify_name;
+	o->verify_name = verify_name;
 	o->connect_timeout_s = r->conf.nexthop_timeout_s;
 	o->cmd_timeout_s = r->conf.nexthop_timeout_s;
 	o->data_timeout_s = r->conf.data_timeout_s;
@@ -138,23 +138,27 @@ static void relay_deliver_rcpt(struct relay_deliver_thread *t, struct relay_job 
 	strbuf_init(&err, 4096);
 	memset(&rep, 0, sizeof(rep));
 
-	/* A connection to another next hop, or a dead one, is not reused. */
+	/* A connection to another next hop, a dead one, or one idle so long
+	 * that the next hop may have given up on it, is not reused. */
 	if (s->nh &&
 	    (!smtp_client_alive(s->nh) || s->nh_addrlen != job->nh_addrlen ||
-	     !relay_addr_same((struct sockaddr *)&s->nh_addr, (struct sockaddr *)&job->nh_addr)))
+	     !relay_addr_same((struct sockaddr *)&s->nh_addr, (struct sockaddr *)&job->nh_addr) ||
+	     (!s->nh_mail_ok && time(NULL) - s->nh_used > RELAY_NEXTHOP_IDLE_S)))
 		relay_deliver_drop_nh(s, smtp_client_alive(s->nh));
 	/* Every earlier transaction on the connection (finished, failed or
 	 * aborted) is followed by RSET before the next MAIL. */
 	if (s->nh && s->nh_in_transaction && !s->nh_mail_ok) {
 		code = smtp_client_rset(s->nh, &rep, &err);
-		if (code < 200 || code >= 300)
+		if (code < 200 || code >= 300) {
 			relay_deliver_drop_nh(s, code != 0);
-		else
+		} else {
 			s->nh_in_transaction = false;
+			s->nh_used = time(NULL);
+		}
 	}
 	if (!s->nh) {
 		struct smtp_client_opts o;
-		relay_deliver_opts(r, job, &o);
+		relay_deliver_opts(r, job->nh_tls, job->nh_verify_name, &o);
 		strbuf_reset(&err);
 		s->nh = smtp_client_connect((struct sockaddr *)&job->nh_addr, job->nh_addrlen, &o,
 		                            &rep, &err);
@@ -175,6 +179,9 @@ static void relay_deliver_rcpt(struct relay_deliver_thread *t, struct relay_job 
 		}
 		memcpy(&s->nh_addr, &job->nh_addr, sizeof(s->nh_addr));
 		s->nh_addrlen = job->nh_addrlen;
+		s->nh_tls = job->nh_tls;
+		free(s->nh_verify_name);
+		s->nh_verify_name = job->nh_verify_name ? xstrdup(job->nh_verify_name) : NULL;
 		s->nh_in_transaction = false;
 		s->nh_mail_ok = false;
 	}
@@ -196,6 +203,7 @@ static void relay_deliver_rcpt(struct relay_deliver_thread *t, struct relay_job 
 	}
 	strbuf_reset(&err);
 	code = smtp_client_rcpt(s->nh, job->rcpt, &rep, &err);
+	s->nh_used = time(NULL);
 	if (code >= 200 && code < 300) {
 		job->rcpt_accepted = true;
 		strbuf_printf(&job->reply, "250 2.1.5 Ok (next hop: %d %s)\r\n", rep.code,
@@ -212,6 +220,37 @@ static void relay_deliver_rcpt(struct relay_deliver_thread *t, struct relay_job 
 		log_info("session %llu: RCPT <%s>: next hop %d %s", (unsigned long long)s->id,
 		         job->rcpt, rep.code, rep.text);
 	strbuf_free(&err);
+}
+
+/* Open the session's next hop again (same address and TLS mode) and
+ * repeat MAIL and the accepted RCPTs; true when all were accepted again.
+ * For a connection that died or idled while the client sent the content
+ * or the worker sanitised it. */
+static bool relay_deliver_reopen(struct relay_deliver_thread *t, struct relay_session *s,
+                                 struct strbuf *err)
+{
+	struct smtp_client_opts o;
+	struct smtp_reply rep;
+	int code;
+
+	if (s->nh)
+		relay_deliver_drop_nh(s, smtp_client_alive(s->nh));
+	relay_deliver_opts(t->d->r, s->nh_tls, s->nh_verify_name, &o);
+	s->nh = smtp_client_connect((struct sockaddr *)&s->nh_addr, s->nh_addrlen, &o, &rep, err);
+	if (!s->nh)
+		return false;
+	s->nh_in_transaction = true;
+	code = smtp_client_mail(s->nh, s->from ? s->from : "", 0, true, &rep, err);
+	if (code < 200 || code >= 300)
+		return false;
+	for (size_t i = 0; i < s->rcpts.n; i++) {
+		code = smtp_client_rcpt(s->nh, s->rcpts.v[i], &rep, err);
+		if (code < 200 || code >= 300)
+			return false;
+	}
+	s->nh_mail_ok = true;
+	s->nh_used = time(NULL);
+	return true;
 }
 
 /* The metadata record of a quarantined original. */
@@ -308,14 +347,24 @@ static void relay_deliver_message(struct relay_deliver_thread *t, struct relay_j
 		strbuf_puts(&job->reply, "451 4.3.0 Temporary failure storing the message\r\n");
 		goto done;
 	}
-	if (!s->nh || !smtp_client_alive(s->nh) || !s->nh_mail_ok) {
-		strbuf_puts(&job->reply, "451 4.4.2 Next hop connection lost\r\n");
-		goto done;
+	if (!s->nh || !smtp_client_alive(s->nh) || !s->nh_mail_ok ||
+	    time(NULL) - s->nh_used > RELAY_NEXTHOP_IDLE_S) {
+		if (r->debug)
+			log_info("session %llu: opening the next hop again before DATA",
+			         (unsigned long long)s->id);
+		if (!relay_deliver_reopen(t, s, &err)) {
+			log_warn("session %llu: next hop opened again: %s",
+			         (unsigned long long)s->id,
+			         err.len ? err.s : "a command was refused");
+			strbuf_puts(&job->reply, "451 4.4.2 Next hop connection lost\r\n");
+			goto done;
+		}
 	}
 	strbuf_reset(&err);
 	code = smtp_client_data(s->nh, res.message.s ? res.message.s : "", res.message.len, &rep,
 	                        &err);
 	s->nh_mail_ok = false;
+	s->nh_used = time(NULL);
 	if (code >= 200 && code < 300) {
 		strbuf_printf(&job->reply,
 		              "250 2.0.0 Ok: delivered (next hop: %d %s) quarantine %s\r\n",

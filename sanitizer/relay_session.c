@@ -919,6 +919,7 @@ static void relay_session_free(struct relay_session *s)
 		s->nh = NULL;
 		relay_deliver_submit(r, q);
 	}
+	free(s->nh_verify_name);
 	relay_job_free(s->pending);
 	relay_session_log_unfinished(s, "disconnected");
 	relay_session_content_drop(s);
