@@ -158,8 +158,8 @@ measure() {
 
 declare -A R4 R1
 row() { # NAME TOOL DEST: both sizes, RUNS times each, into R4[NAME] R1[NAME]
-	local name=$1 tool=$2 dest=$3 r s4=() s1=()
-	for r in $(seq 1 "$RUNS"); do
+	local name=$1 tool=$2 dest=$3 s4=() s1=()
+	for _ in $(seq 1 "$RUNS"); do
 		s4+=("$(measure "$tool" "$dest" "$N4K" 4096)")
 		s1+=("$(measure "$tool" "$dest" "$N1M" 1048576)")
 	done
@@ -199,8 +199,7 @@ relayd_up() { # extra conf lines
 	} >"$W/relayd.conf"
 	ip netns exec "${P}box" "$RELAYD" -c "$W/relayd.conf" >"$W/relayd.log" 2>&1 &
 	RELAYD_PID=$!
-	local i
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		nsx box ss -Hltn "sport = :10025" | grep -q . && return 0
 		sleep 0.1
 	done

@@ -199,10 +199,10 @@ do_stop() {
 	[ -f "$DIR/etc/main.cf" ] || return 0
 	pf stop >/dev/null 2>&1 || true
 	# master exits within a second or so; do not leave it behind.
-	local pid i
+	local pid
 	pid=$(cat "$DIR/spool/pid/master.pid" 2>/dev/null | tr -d ' ') || true
 	if [ -n "$pid" ]; then
-		for i in $(seq 1 50); do
+		for _ in $(seq 1 50); do
 			kill -0 "$pid" 2>/dev/null || return 0
 			sleep 0.1
 		done

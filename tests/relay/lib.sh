@@ -30,7 +30,9 @@ NETNS_SH=$RELAY_TOP/deploy/netns.sh
 PF_SH=$RELAY_TOP/deploy/postfix-instance.sh
 export SEKISHO_TODAY=2026-11-22
 RELAY_PORT=10025
+# shellcheck disable=SC2034 # used by the tests that source this
 J4=198.18.2.25 J6=2001:2:0:2::25 L4=198.18.3.25 L6=2001:2:0:3::25
+# shellcheck disable=SC2034
 JDOM=joho.example.jp LDOM=lgwan.example.jp
 
 R_FAILS=0
@@ -152,9 +154,9 @@ nsx() {
 # wait_until SECONDS COMMAND...: poll COMMAND every 0.2 s; 1 when it never
 # succeeded.  The bound only keeps a broken run from hanging.
 wait_until() {
-	local secs=$1 i
+	local secs=$1
 	shift
-	for i in $(seq 1 $((secs * 5))); do
+	for _ in $(seq 1 $((secs * 5))); do
 		if "$@"; then return 0; fi
 		sleep 0.2
 	done

@@ -18,6 +18,7 @@ relayd_start
 pf_start lgwan lgwan "mail-lgwan.$LDOM" "$L4,$L6" -m "$LDOM" -o "smtpd_forbid_bare_newline = no"
 
 RAW=$RELAY_TOP/tests/relay/smtpraw.py
+# shellcheck disable=SC2046 # Maildir file names have no spaces
 smuggled_count() { grep -l 'SMUGGLED-CONTENT' $(maildir_files lgwan) /dev/null 2>/dev/null | wc -l; }
 
 say "-- the receiving Postfix alone is vulnerable (direct, not through the box)"
@@ -55,6 +56,7 @@ pf_queue_empty_wait() { wait_until 20 pf_queue_empty lgwan || true; }
 pf_queue_empty_wait
 check "no second message arrived through the box (Maildir still $base)" test "$(maildir_count lgwan)" = "$base"
 check "the smuggled content never arrived through the box" test "$(smuggled_count)" = "$base_smuggled"
+# shellcheck disable=SC2046
 check "nothing of the attempts was forwarded: FIRST-MESSAGE-BODY arrived once (the direct attempt)" \
 	test "$(grep -l FIRST-MESSAGE-BODY $(maildir_files lgwan) | wc -l)" = 1
 

@@ -40,6 +40,7 @@ done
 
 # The sandbox: every worker tried socket(AF_INET); the verdicts say refused.
 metas=$(find "$T/quarantine" -name 'meta*.json' | wc -l)
+# shellcheck disable=SC2046 # our own file names
 refused=$(grep -l '"test_socket": *"refused' $(find "$T/quarantine" -name 'meta*.json') /dev/null 2>/dev/null | wc -l)
 check "the sandbox refused socket() for every quarantined message ($refused of $metas verdicts)" \
 	test "$metas" -ge 5 -a "$refused" = "$metas"
