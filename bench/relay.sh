@@ -127,7 +127,7 @@ sink_count() { tr '\r' '\n' <"$SINK_OUT" | grep -o 'mesg=[0-9]*' | cut -d= -f2 |
 # measure TOOL DEST N SIZE: start the source, wait until the sink counted N
 # more messages; prints the seconds.
 measure() {
-	local tool=$1 dest=$2 n=$3 size=$4 before t0 t1 c i
+	local tool=$1 dest=$2 n=$3 size=$4 before t0 t1 c
 	before=$(sink_count)
 	before=${before:-0}
 	t0=$(date +%s.%N)
@@ -142,7 +142,7 @@ measure() {
 		nsx joho python3 "$TLSPY" source "$dest" 25 198.18.2.25 -m "$n" -s "$SESS" -l "$size" "${tls[@]+"${tls[@]}"}" \
 			>"$W/source.out" 2>&1 || { say "smtp_tls.py source failed: $(tail -n 3 "$W/source.out")"; return 1; } ;;
 	esac
-	for i in $(seq 1 12000); do
+	for _ in $(seq 1 12000); do
 		c=$(sink_count)
 		[ "${c:-0}" -ge $((before + n)) ] && break
 		sleep 0.05

@@ -185,8 +185,8 @@ EOF
 	fi
 	# Wait until smtpd listens on the first address (master binds at once,
 	# but be sure before a test connects).
-	local first=${v4:-$v6} i
-	for i in $(seq 1 50); do
+	local first=${v4:-$v6}
+	for _ in $(seq 1 50); do
 		if ${NS:+ip netns exec "$NS"} ss -Hltn "sport = :25" | grep -q .; then
 			return 0
 		fi
