@@ -103,8 +103,7 @@ sink_up() { # smtp-sink | py | py-tls
 	esac
 	SINK_PID=$!
 	PIDS+=("$SINK_PID")
-	local i
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		nsx lgwan ss -Hltn "sport = :25" | grep -q . && return 0
 		sleep 0.05
 	done
@@ -116,8 +115,7 @@ sink_down() {
 	kill "$SINK_PID" 2>/dev/null || true
 	wait "$SINK_PID" 2>/dev/null || true
 	SINK_PID=''
-	local i
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		nsx lgwan ss -Hltn "sport = :25" | grep -q . || return 0
 		sleep 0.05
 	done
