@@ -18,6 +18,7 @@
 #   BENCH_MSGS_1M=100     1 MB messages per row
 #   BENCH_SESSIONS=16     parallel SMTP sessions of the source
 #   BENCH_RUNS=1          rounds (each measures every row; median printed)
+#   BENCH_PERF=DIR        perf record -a -g of the relayd rows (see perf_start)
 #   BENCH_NO_BUILD=1, SEKISHO_BENCH_BUILD as in rule_apply.sh
 #
 # Topology: deploy/netns.sh (prefix sk-bench-rl-): the source in 情報系
@@ -154,12 +155,39 @@ measure() {
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
 }
 
+# BENCH_PERF=DIR: `perf record -a -g` during the first run of each size of
+# the relayd rows into DIR/perf-ROW-SIZE.data, with a top-40 .txt beside.
+PERF_PID=''
+PERF_NAME=''
+perf_start() {
+	[ -n "${BENCH_PERF:-}" ] || return 0
+	case $1 in relayd*) ;; *) return 0 ;; esac
+	[ -e "$BENCH_PERF/perf-$1.data" ] && return 0
+	mkdir -p "$BENCH_PERF"
+	PERF_NAME=$1
+	perf record -a -g -o "$BENCH_PERF/perf-$1.data" >/dev/null 2>&1 &
+	PERF_PID=$!
+	sleep 0.5
+}
+perf_stop() {
+	[ -n "$PERF_PID" ] || return 0
+	kill -INT "$PERF_PID" 2>/dev/null || true
+	wait "$PERF_PID" 2>/dev/null || true
+	PERF_PID=''
+	perf report -i "$BENCH_PERF/perf-$PERF_NAME.data" --no-children --sort comm,dso,sym --stdio 2>/dev/null |
+		grep -v '^#' | grep '%' | head -n 40 >"$BENCH_PERF/perf-$PERF_NAME.txt" || true
+}
+
 declare -A R4 R1
 row() { # NAME TOOL DEST: both sizes, RUNS times each, into R4[NAME] R1[NAME]
 	local name=$1 tool=$2 dest=$3 s4=() s1=()
 	for _ in $(seq 1 "$RUNS"); do
+		perf_start "$name-4k"
 		s4+=("$(measure "$tool" "$dest" "$N4K" 4096)")
+		perf_stop
+		perf_start "$name-1m"
 		s1+=("$(measure "$tool" "$dest" "$N1M" 1048576)")
+		perf_stop
 	done
 	R4[$name]=$(awk -v n="$N4K" -v s="$(bench_median "${s4[@]}")" 'BEGIN { printf "%.0f", n / s }')
 	R1[$name]=$(awk -v n="$N1M" -v s="$(bench_median "${s1[@]}")" 'BEGIN { printf "%.1f", n * 1.048576 / s }')
