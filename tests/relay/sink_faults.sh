@@ -4,7 +4,8 @@
 # unless the sink recorded the message, must get 4xx when the next hop
 # answers 4xx, disconnects or is too slow (relayd.conf: nexthop_timeout_s =
 # 2, data_timeout_s = 4), and 5xx when it answers 5xx.  relayd keeps serving
-# between the cases (a last clean case gets 250).
+# between the cases (a clean case gets 250).  A quarantine that cannot be
+# written gives 4xx and nothing reaches the next hop.
 # shellcheck source=tests/relay/lib.sh
 . "$(dirname "$0")/lib.sh"
 relay_init faults "$@"
@@ -71,6 +72,13 @@ check "nothing listening at the next hop: the client got 4xx ($code)" test "${co
 say "-- and relayd still serves"
 fault 2 "a healthy next hop"
 check "the healthy case's message was recorded once" test "$(sink_count "c$n")" = 1
+
+say "-- the quarantine cannot be written: 4xx, nothing forwarded"
+chmod -R a-w "$T/quarantine"
+fault 4 "healthy next hop, read-only quarantine"
+check "nothing reached the sink without its original in quarantine" test "$(sink_count "c$n")" = 0
+chmod -R u+w "$T/quarantine"
+fault 2 "quarantine writable again"
 
 check "the relay is still running" relayd_alive
 relay_finish
