@@ -478,6 +478,33 @@ static void *relay_deliver_main(void *arg)
 	return NULL;
 }
 
+/* The quarantine's retention: prune at start, then daily.  A
+ * thread of its own, so that a big store never delays a delivery. */
+#define RELAY_PRUNE_FIRST_S 0
+#define RELAY_PRUNE_EVERY_S (24 * 3600)
+
+static void *relay_deliver_pruner(void *arg)
+{
+	struct relay_deliver_thread *t = arg;
+	const struct relay_conf *c = &t->d->r->conf;
+	struct strbuf err;
+	unsigned delay = RELAY_PRUNE_FIRST_S;
+
+	strbuf_init(&err, 4096);
+	for (;;) {
+		sleep(delay);
+		delay = RELAY_PRUNE_EVERY_S;
+		strbuf_reset(&err);
+		long n = quarantine_prune(t->q, c->retention_days, time(NULL), &err);
+		if (n < 0)
+			log_error("quarantine prune: %s", err.s ? err.s : "failed");
+		else if (n > 0)
+			log_info("quarantine prune: %ld entries older than %u days removed", n,
+			         c->retention_days);
+	}
+	return NULL;
+}
+
 bool relay_deliver_start(struct relay *r, unsigned nthreads)
 {
 	struct relay_deliver *d = xcalloc(1, sizeof(*d));
@@ -488,8 +515,9 @@ bool relay_deliver_start(struct relay *r, unsigned nthreads)
 	pthread_cond_init(&d->cond, NULL);
 	r->deliver = d;
 	strbuf_init(&err, 4096);
-	for (unsigned i = 0; i < nthreads; i++) {
+	for (unsigned i = 0; i <= nthreads; i++) {
 		struct relay_deliver_thread *t = xcalloc(1, sizeof(*t));
+		void *(*fn)(void *) = i < nthreads ? relay_deliver_main : relay_deliver_pruner;
 		pthread_t tid;
 		pthread_attr_t attr;
 
@@ -503,7 +531,7 @@ bool relay_deliver_start(struct relay *r, unsigned nthreads)
 		}
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		int e = pthread_create(&tid, &attr, relay_deliver_main, t);
+		int e = pthread_create(&tid, &attr, fn, t);
 		pthread_attr_destroy(&attr);
 		if (e) {
 			errno = e;

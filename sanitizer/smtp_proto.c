@@ -286,7 +286,7 @@ static enum smtp_proto_status smtp_proto_command(struct smtp_proto *p, struct st
 		p->state = SMTP_PROTO_S_CLOSED;
 		return SMTP_PROTO_CLOSE;
 	} else if (smtp_proto_ieq(verb, vlen, "VRFY")) {
-		strbuf_puts(out, "252 2.5.2 Cannot VRFY user\r\n");
+		strbuf_puts(out, "502 5.5.1 VRFY command is disabled\r\n");
 	} else if (smtp_proto_ieq(verb, vlen, "BDAT")) {
 		/* CHUNKING is not advertised: a conforming client never sends
 		 * BDAT, and the chunk bytes of a hostile one can only be its

@@ -107,6 +107,14 @@ EOF
 nsx lgwan ip addr add 198.18.3.25/24 dev eth0 2>/dev/null || true
 nsx lgwan smtp-sink -u nobody -d "$T/sink/%M." 198.18.3.25:25 100 >"$T/sink.log" 2>&1 &
 SINK_PID=$!
+# an entry stored 400 days ago: past retention_days (365), pruned at start
+old="$T/quarantine/00/$(printf '%062d' 0)"
+mkdir -p "$old"
+printf 'Subject: old\r\n\r\nold\r\n' >"$old/message.eml"
+printf '{}\n' >"$old/meta.json"
+touch -d '400 days ago' "$old/message.eml"
+chmod -R go-rwx "$T/quarantine"
+chown -R nobody: "$T/quarantine"
 ip netns exec "${P}box" "$RELAYD" -c "$T/relayd.conf" -d >"$T/relayd.log" 2>&1 &
 RELAYD_PID=$!
 wait_until 30 listening || {
@@ -190,6 +198,13 @@ else
 fi
 grep -q 'transaction: .*client=198.18.2.25 orig_dst=198.18.3.25:25 mode=transparent .*outcome=delivered' \
 	"$T/relayd.log" && ok "transaction logged" || fail "no transaction log line"
+
+old_gone() { [ ! -e "$old" ]; }
+if wait_until 10 old_gone; then
+	ok "retention: an entry older than retention_days pruned at start"
+else
+	fail "retention: the 400-day-old entry is still there"
+fi
 
 # 5. SIGTERM: clean exit
 kill -TERM "$RELAYD_PID"

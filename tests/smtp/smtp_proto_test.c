@@ -280,8 +280,9 @@ int main(void)
 	  G "250 mx.test\r\n250 2.1.0 Ok\r\n250 2.0.0 Ok\r\n503 5.5.1 Need MAIL before RCPT\r\n", 0,
 	  NULL, false);
 	E("vrfy_refused_bdat_refused_noop", "VRFY root\r\nBDAT 10 LAST\r\nNOOP\r\n",
-	  G "252 2.5.2 Cannot VRFY user\r\n502 5.5.1 BDAT not implemented\r\n250 2.0.0 Ok\r\n", 0,
-	  NULL, false);
+	  G "502 5.5.1 VRFY command is disabled\r\n502 5.5.1 BDAT not implemented\r\n250 2.0.0 "
+	    "Ok\r\n",
+	  0, NULL, false);
 	E("ehlo_without_argument", "EHLO\r\nHELO \r\n",
 	  G "501 5.5.4 Syntax: EHLO hostname\r\n501 5.5.4 Syntax: EHLO hostname\r\n", 0, NULL,
 	  false);
