@@ -10,7 +10,8 @@ nftables conntrack iproute2 iputils-ping netcat-openbsd socat iperf3 tcpdump
 python3
 libgmime-3.0-dev libclamav-dev clamav clamav-testfiles libssl-dev
 libxml2-dev altermime libpython3.11-testsuite
-libseccomp-dev openssl postfix swaks libnet-ssleay-perl libio-socket-ssl-perl
+libseccomp-dev openssl postfix swaks libnet-ssleay-perl libio-socket-ssl-perl libio-socket-inet6-perl
+libpcap-dev tshark
 "
 
 missing=""
