@@ -2,10 +2,14 @@
  * quarantine - durable, content-addressed store of original messages.
  *
  * SUMMARY: quarantine_store hashes the bytes (SHA-256, OpenSSL EVP), creates
- * dir/ab/<rest>/ (fsyncing each parent it adds an entry to), writes
- * message.eml and the metadata record to temporary names in the entry,
- * fsyncs them, moves them in place (rename for the message, link for the
- * record so no record is ever overwritten) and fsyncs the entry directory.
+ * dir/ab/<rest>/, writes message.eml and the metadata record to temporary
+ * names in the entry, makes them durable, moves them in place (rename for
+ * the message, link for the record so no record is ever overwritten) and
+ * makes the names durable.  "Durable" is a group commit: one syncfs(2) of
+ * the store's file system serves every store of the process that finished
+ * writing before it began (concurrent relay deliveries share the flushes
+ * instead of paying four fsyncs each); a store returns only after two such
+ * barriers (data, then names) that began after its writes.
  * Listing, reading back, pruning by age and the release log work on the
  * same layout.  All paths are resolved relative to the store's directory
  * descriptor.
@@ -25,8 +29,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +45,24 @@
 
 struct quarantine {
 	int dfd;
-	unsigned long seq; /* temp-name counter */
+	dev_t dev; /* the store's file system (for the group commit) */
 };
+
+/* The group commit of one file system, shared by every handle of the
+ * process (the relay has one per delivery thread).  Tickets are taken after
+ * a caller's writes; a round of syncfs covers every ticket taken before it
+ * began.  A failed round fails every caller that was waiting while it ran
+ * (conservative: they answer 4xx and the sender retries). */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool used;
+	dev_t dev;
+	uint64_t next, done; /* last ticket taken; last ticket covered */
+	bool running;
+	uint64_t nfailed; /* failed rounds so far */
+	int fail_errno;
+} quarantine_gc = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static int quarantine_fail(struct strbuf *err, int errnum, const char *what, const char *arg)
 {
@@ -109,9 +131,53 @@ static int quarantine_sync_dir(struct quarantine *q, const char *path, struct st
 	return 0;
 }
 
-/* mkdir path; when it was created, fsync its parent so the name is durable. */
-static int quarantine_mkdir(struct quarantine *q, const char *path, const char *parent,
-                            struct strbuf *err)
+/* Make everything written to the store's file system before this call
+ * durable (see quarantine_gc).  Returns 0, or -1 with the reason in err. */
+static int quarantine_barrier(struct quarantine *q, struct strbuf *err)
+{
+	uint64_t me, failed_before;
+	int e = 0;
+
+	pthread_mutex_lock(&quarantine_gc.lock);
+	if (!quarantine_gc.used) {
+		quarantine_gc.used = true;
+		quarantine_gc.dev = q->dev;
+	}
+	if (quarantine_gc.dev != q->dev) {
+		/* another file system: no sharing */
+		pthread_mutex_unlock(&quarantine_gc.lock);
+		if (syncfs(q->dfd) < 0)
+			return quarantine_fail(err, errno, "syncfs", ".");
+		return 0;
+	}
+	me = ++quarantine_gc.next;
+	failed_before = quarantine_gc.nfailed;
+	while (quarantine_gc.done < me) {
+		if (quarantine_gc.running) {
+			pthread_cond_wait(&quarantine_gc.cond, &quarantine_gc.lock);
+			continue;
+		}
+		uint64_t upto = quarantine_gc.next;
+		quarantine_gc.running = true;
+		pthread_mutex_unlock(&quarantine_gc.lock);
+		int r = syncfs(q->dfd) < 0 ? errno : 0;
+		pthread_mutex_lock(&quarantine_gc.lock);
+		quarantine_gc.running = false;
+		quarantine_gc.done = upto;
+		if (r) {
+			quarantine_gc.nfailed++;
+			quarantine_gc.fail_errno = r;
+		}
+		pthread_cond_broadcast(&quarantine_gc.cond);
+	}
+	if (quarantine_gc.nfailed != failed_before)
+		e = quarantine_gc.fail_errno;
+	pthread_mutex_unlock(&quarantine_gc.lock);
+	return e ? quarantine_fail(err, e, "syncfs", ".") : 0;
+}
+
+/* mkdir path (its name is made durable by the store's barrier). */
+static int quarantine_mkdir(struct quarantine *q, const char *path, struct strbuf *err)
 {
 	if (mkdirat(q->dfd, path, QUARANTINE_DIR_MODE) < 0) {
 		struct stat st;
@@ -124,23 +190,35 @@ static int quarantine_mkdir(struct quarantine *q, const char *path, const char *
 			return quarantine_fail(err, ENOTDIR, "mkdir", path);
 		return 0;
 	}
-	return quarantine_sync_dir(q, parent, err);
+	return 0;
 }
 
-/* Write data to a fresh temporary file in dir and fsync it; its name goes
- * to tmp_r.  On failure the temporary file is removed. */
+/* Write data to a fresh temporary file in dir (durable only after a
+ * barrier); its name goes to tmp_r.  On failure the temporary file is
+ * removed. */
 static int quarantine_write_tmp(struct quarantine *q, const char *dir, const void *data, size_t len,
                                 char *tmp_r, size_t tmp_size, struct strbuf *err)
 {
 	const unsigned char *p = data;
 	int fd, e;
 
-	if (!quarantine_path(tmp_r, tmp_size, "%s/.tmp-%ld-%lu", dir, (long)getpid(), ++q->seq))
+	/* one counter for every handle of the process: two threads storing
+	 * the same message never pick the same name */
+	static unsigned long quarantine_tmp_seq;
+	unsigned long seq = __atomic_add_fetch(&quarantine_tmp_seq, 1, __ATOMIC_RELAXED);
+
+	if (!quarantine_path(tmp_r, tmp_size, "%s/.tmp-%ld-%lu", dir, (long)getpid(), seq)) {
+		tmp_r[0] = '\0';
 		return quarantine_fail(err, ENAMETOOLONG, "temp name", dir);
+	}
 	fd = openat(q->dfd, tmp_r, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 	            QUARANTINE_FILE_MODE);
-	if (fd < 0)
-		return quarantine_fail(err, errno, "create", tmp_r);
+	if (fd < 0) {
+		e = errno;
+		quarantine_fail(err, e, "create", tmp_r);
+		tmp_r[0] = '\0';
+		return -1;
+	}
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 
@@ -157,20 +235,20 @@ static int quarantine_write_tmp(struct quarantine *q, const char *dir, const voi
 		p += n;
 		len -= (size_t)n;
 	}
-	if (fsync(fd) < 0) {
-		e = errno;
-		goto fail;
-	}
 	if (close(fd) < 0) {
 		e = errno;
 		unlinkat(q->dfd, tmp_r, 0);
-		return quarantine_fail(err, e, "close", tmp_r);
+		quarantine_fail(err, e, "close", tmp_r);
+		tmp_r[0] = '\0';
+		return -1;
 	}
 	return 0;
 fail:
 	close(fd);
 	unlinkat(q->dfd, tmp_r, 0);
-	return quarantine_fail(err, e, "write", tmp_r);
+	quarantine_fail(err, e, "write", tmp_r);
+	tmp_r[0] = '\0';
+	return -1;
 }
 
 struct quarantine *quarantine_open(const char *dir, struct strbuf *err)
@@ -187,8 +265,15 @@ struct quarantine *quarantine_open(const char *dir, struct strbuf *err)
 		quarantine_fail(err, errno, "open", dir);
 		return NULL;
 	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		quarantine_fail(err, errno, "stat", dir);
+		close(fd);
+		return NULL;
+	}
 	q = xcalloc(1, sizeof(*q));
 	q->dfd = fd;
+	q->dev = st.st_dev;
 	return q;
 }
 
@@ -204,7 +289,7 @@ int quarantine_store(struct quarantine *q, const void *raw, size_t len, const ch
                      char id_r[QUARANTINE_ID_LEN + 1], struct strbuf *err)
 {
 	char top[3], entry[QUARANTINE_PATH_MAX], path[QUARANTINE_PATH_MAX],
-	    tmp[QUARANTINE_PATH_MAX];
+	    tmp[QUARANTINE_PATH_MAX] = "", rtmp[QUARANTINE_PATH_MAX] = "";
 	struct strbuf rec = STRBUF_INIT;
 	struct stat st;
 	time_t now = time(NULL);
@@ -219,7 +304,7 @@ int quarantine_store(struct quarantine *q, const void *raw, size_t len, const ch
 	top[2] = '\0';
 	if (!quarantine_path(entry, sizeof(entry), "%s/%s", top, id_r + 2))
 		return quarantine_fail(err, ENAMETOOLONG, "path", id_r);
-	if (quarantine_mkdir(q, top, ".", err) < 0 || quarantine_mkdir(q, entry, top, err) < 0)
+	if (quarantine_mkdir(q, top, err) < 0 || quarantine_mkdir(q, entry, err) < 0)
 		return -1;
 
 	/* The message: kept as is when already complete (same name = same bytes). */
@@ -229,15 +314,9 @@ int quarantine_store(struct quarantine *q, const void *raw, size_t len, const ch
 	    (size_t)st.st_size != len) {
 		if (quarantine_write_tmp(q, entry, raw, len, tmp, sizeof(tmp), err) < 0)
 			return -1;
-		if (renameat(q->dfd, tmp, q->dfd, path) < 0) {
-			int e = errno;
-
-			unlinkat(q->dfd, tmp, 0);
-			return quarantine_fail(err, e, "rename", path);
-		}
 	}
 
-	/* The record: linked in place, so an existing one is never replaced. */
+	/* The record. */
 	strbuf_init(&rec, QUARANTINE_MAX_META_BYTES);
 	strbuf_putc(&rec, '{');
 	json_key(&rec, &first, "id");
@@ -253,8 +332,21 @@ int quarantine_store(struct quarantine *q, const void *raw, size_t len, const ch
 		quarantine_fail(err, EFBIG, "metadata record", id_r);
 		goto out;
 	}
-	if (quarantine_write_tmp(q, entry, rec.s, rec.len, tmp, sizeof(tmp), err) < 0)
+	if (quarantine_write_tmp(q, entry, rec.s, rec.len, rtmp, sizeof(rtmp), err) < 0)
 		goto out;
+
+	/* Barrier 1: the contents (and the new directories) are durable
+	 * before any final name points at them. */
+	if (quarantine_barrier(q, err) < 0)
+		goto out;
+	if (tmp[0]) {
+		if (renameat(q->dfd, tmp, q->dfd, path) < 0) {
+			quarantine_fail(err, errno, "rename", path);
+			goto out;
+		}
+		tmp[0] = '\0';
+	}
+	/* The record is linked in place, so an existing one is never replaced. */
 	for (n = 0; n < QUARANTINE_MAX_RECORDS; n++) {
 		bool ok = n == 0 ? quarantine_path(path, sizeof(path), "%s/meta.json", entry)
 		                 : quarantine_path(path, sizeof(path), "%s/meta-%lld-%u.json",
@@ -264,7 +356,7 @@ int quarantine_store(struct quarantine *q, const void *raw, size_t len, const ch
 			quarantine_fail(err, ENAMETOOLONG, "path", entry);
 			break;
 		}
-		if (linkat(q->dfd, tmp, q->dfd, path, 0) == 0) {
+		if (linkat(q->dfd, rtmp, q->dfd, path, 0) == 0) {
 			rc = 0;
 			break;
 		}
@@ -275,10 +367,14 @@ int quarantine_store(struct quarantine *q, const void *raw, size_t len, const ch
 	}
 	if (rc < 0 && n == QUARANTINE_MAX_RECORDS)
 		quarantine_fail(err, EMLINK, "too many records", entry);
-	unlinkat(q->dfd, tmp, 0);
-	if (rc == 0)
-		rc = quarantine_sync_dir(q, entry, err);
+	/* Barrier 2: the names are durable. */
+	if (rc == 0 && quarantine_barrier(q, err) < 0)
+		rc = -1;
 out:
+	if (tmp[0])
+		unlinkat(q->dfd, tmp, 0);
+	if (rtmp[0])
+		unlinkat(q->dfd, rtmp, 0);
 	strbuf_free(&rec);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,6 +405,77 @@ static void test_crash_consistency(void)
 	printf("crash consistency: %d entries after 30 kills, all complete\n", entries);
 }
 
+/* Concurrent stores share the group commit: 8 threads (a handle each, as
+ * in the relay) store 40 messages each, half of them the same bytes; every
+ * store succeeds and every entry reads back with the right bytes. */
+#define TEST_GC_THREADS 8
+#define TEST_GC_EACH 40
+
+struct test_gc {
+	char store[512];
+	int n;
+	int ok;
+	char ids[TEST_GC_EACH][QUARANTINE_ID_LEN + 1];
+};
+
+static void *test_gc_thread(void *arg)
+{
+	struct test_gc *t = arg;
+	struct strbuf err = STRBUF_INIT;
+	struct quarantine *q = quarantine_open(t->store, &err);
+	char msg[128];
+
+	if (!q)
+		return NULL;
+	for (int i = 0; i < TEST_GC_EACH; i++) {
+		int n =
+		    i % 2 ? snprintf(msg, sizeof(msg), "Subject: shared %d\r\n\r\nx\r\n", i)
+		          : snprintf(msg, sizeof(msg), "Subject: own %d %d\r\n\r\nx\r\n", t->n, i);
+		if (n > 0 && (size_t)n < sizeof(msg) &&
+		    quarantine_store(q, msg, (size_t)n, NULL, t->ids[i], &err) == 0)
+			t->ok++;
+		else
+			fprintf(stderr, "store: %s\n", err.s ? err.s : "?");
+	}
+	quarantine_close(q);
+	strbuf_free(&err);
+	return NULL;
+}
+
+static void test_group_commit_concurrent(void)
+{
+	static struct test_gc t[TEST_GC_THREADS];
+	pthread_t tid[TEST_GC_THREADS];
+	struct strbuf err = STRBUF_INIT, m = STRBUF_INIT;
+	struct quarantine *q;
+	char store[512];
+
+	test_path(store, sizeof(store), "gc");
+	for (int i = 0; i < TEST_GC_THREADS; i++) {
+		memcpy(t[i].store, store, sizeof(store));
+		t[i].n = i;
+		CHECK(pthread_create(&tid[i], NULL, test_gc_thread, &t[i]) == 0);
+	}
+	for (int i = 0; i < TEST_GC_THREADS; i++)
+		pthread_join(tid[i], NULL);
+	q = quarantine_open(store, &err);
+	CHECK(q != NULL);
+	if (!q)
+		return;
+	for (int i = 0; i < TEST_GC_THREADS; i++) {
+		CHECK(t[i].ok == TEST_GC_EACH);
+		for (int k = 0; k < t[i].ok; k++) {
+			strbuf_reset(&m);
+			CHECK(quarantine_get(q, t[i].ids[k], &m, NULL, &err) == 0);
+		}
+	}
+	/* own messages per thread + the shared ones once */
+	CHECK(test_count(q) == TEST_GC_THREADS * TEST_GC_EACH / 2 + TEST_GC_EACH / 2);
+	quarantine_close(q);
+	strbuf_free(&m);
+	strbuf_free(&err);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/sk-quarantine-XXXXXX";
@@ -423,6 +495,7 @@ int main(void)
 	test_not_a_directory();
 	test_file_size_limit();
 	test_crash_consistency();
+	test_group_commit_concurrent();
 	n = snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
 	if (n > 0 && (size_t)n < sizeof(cmd) && failures == 0)
 		(void)system(cmd);
