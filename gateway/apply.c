@@ -6,6 +6,7 @@
  * batch is atomic and the version becomes current only after it succeeded.
  */
 #include "apply.h"
+#include "auditrec.h"
 #include "log.h"
 #include "mailgen.h"
 #include "netlink.h"
@@ -191,6 +192,8 @@ done:
 		    apply_timing.record, apply_timing.kernel, apply_timing.cut);
 	ret = mail_failed ? APPLY_ERROR : APPLY_OK;
 out:
+	auditrec_apply(o->reason, o->source ? o->source : o->rules_dir, r, p, t ? t->digest : NULL,
+	               ret);
 	strbuf_free(&mail);
 	strbuf_free(&show);
 	strbuf_free(&err);

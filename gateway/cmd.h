@@ -28,4 +28,7 @@ int cmd_sanitize(const struct cmd_opts *o, int argc, char **argv); /* cmd_saniti
 /* the relay's quarantine store: 0 done, 1 failed, 2 usage */
 int cmd_quarantine(const struct cmd_opts *o, int argc, char **argv); /* cmd_quarantine.c */
 
+/* audit verify|head|keygen: 0 intact, 1 broken, 2 usage */
+int cmd_audit(const struct cmd_opts *o, int argc, char **argv); /* cmd_audit.c */
+
 #endif

@@ -7,6 +7,7 @@
  * FAILS: exit 0 when there is no error (warnings allowed), 1 when there are
  * errors, 2 on usage errors or when DIR cannot be read.
  */
+#include "auditrec.h"
 #include "cmd.h"
 #include "log.h"
 #include "policy.h"
@@ -74,6 +75,7 @@ int cmd_check(const struct cmd_opts *o, int argc, char **argv)
 			        cmd_check_plural(errors, "error", "errors"), warnings,
 			        cmd_check_plural(warnings, "warning", "warnings"));
 	}
+	auditrec_check(dir, errors, warnings);
 	policy_free(p);
 	return errors ? 1 : 0;
 }

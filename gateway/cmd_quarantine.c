@@ -29,6 +29,7 @@
  *	ambiguous id, delivery refused: the next hop's reply is printed), 2
  *	usage.  Reasons go to stderr through log.h.
  */
+#include "auditrec.h"
 #include "cmd.h"
 #include "log.h"
 #include "mime.h"
@@ -1131,6 +1132,7 @@ static int qc_release(struct qc *c, const char *arg)
 		goto out;
 	}
 	printf("recorded: %s by %s\n", what.s, by);
+	auditrec_release(es.v[0].id, by, what.s, c->reason, c->to);
 	rc = fflush(stdout) == 0 ? 0 : 1;
 out:
 	if (have_tree)

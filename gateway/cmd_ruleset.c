@@ -29,6 +29,7 @@
  * 2 usage or system errors (cmd.h).
  */
 #include "apply.h"
+#include "auditrec.h"
 #include "cmd.h"
 #include "log.h"
 #include "mailgen.h"
@@ -175,6 +176,7 @@ static void cmd_confirm_waiter(const char *state_dir, unsigned long token)
 			    "version %06u was not confirmed: table inet sekisho deleted (none ran "
 			    "before)",
 			    pend.applied);
+			auditrec_confirm(pend.applied, "not confirmed: table deleted");
 			/* no redirect rules run: the relay gets no mail flow either */
 			mailgen_text(NULL, NULL, "(none: the table was deleted)", &none, &err);
 			if (mailgen_write(&st, none.s, none.len, &err) < 0)
@@ -365,6 +367,7 @@ int cmd_confirm(const struct cmd_opts *o, int argc, char **argv)
 		ret = 2;
 	} else {
 		log_info("version %06u confirmed", pend.applied);
+		auditrec_confirm(pend.applied, "confirmed");
 	}
 	state_close(&st);
 	strbuf_free(&err);

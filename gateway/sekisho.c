@@ -30,6 +30,7 @@ static void usage(FILE *f)
 	      "  quarantine list|show|export|release|prune ...\n"
 	      "                              the relay's quarantine store (see\n"
 	      "                              'sekisho quarantine --help')\n"
+	      "  audit verify|head|keygen    the audit log (see 'sekisho audit --help')\n"
 	      "\n"
 	      "DIR defaults to $SEKISHO_RULES or " CMD_DEFAULT_RULES_DIR ";\n"
 	      "the state directory to $SEKISHO_STATE_DIR or " CMD_DEFAULT_STATE_DIR ".\n",
@@ -51,6 +52,7 @@ int main(int argc, char **argv)
 	    {"check", cmd_check},     {"show", cmd_show},         {"apply", cmd_apply},
 	    {"confirm", cmd_confirm}, {"diff", cmd_diff},         {"rollback", cmd_rollback},
 	    {"status", cmd_status},   {"sanitize", cmd_sanitize}, {"quarantine", cmd_quarantine},
+	    {"audit", cmd_audit},
 	};
 	struct cmd_opts o;
 	int c;
