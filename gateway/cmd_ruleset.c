@@ -7,7 +7,9 @@
  *   confirm                    keep a ruleset applied with --confirm
  *   diff [DIR]                 running table vs what DIR compiles to
  *   rollback [N]               re-apply the version N steps back (default 1)
- *   status                     running version, digest, per-pair counters
+ *   status [--relay-stats F] [--alerts F] [--prometheus [FILE]]
+ *                              running version, digest, per-pair counters,
+ *                              relay figures, recent alerts (cmd_status.c)
  *
  * apply --confirm S: after the apply a `pending` marker names the version
  * that ran before, and a detached waiter process (own session, no terminal,
@@ -31,6 +33,7 @@
 #include "apply.h"
 #include "auditrec.h"
 #include "cmd.h"
+#include "cmd_status.h"
 #include "log.h"
 #include "mailgen.h"
 #include "netlink.h"
@@ -706,17 +709,71 @@ int cmd_status(const struct cmd_opts *o, int argc, char **argv)
 	struct state_version v;
 	struct state_pending pend;
 	char when[32];
-	int ret = 0;
+	int ret = 0, ch;
+	static const struct option longopts[] = {
+	    {"relay-stats", required_argument, NULL, 'r'},
+	    {"alerts", required_argument, NULL, 'a'},
+	    {"prometheus", no_argument, NULL, 'p'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *relay_stats = getenv("SEKISHO_RELAY_STATS");
+	const char *alerts = getenv("SEKISHO_ALERTS");
+	bool relay_explicit = relay_stats != NULL, alerts_explicit = alerts != NULL;
+	bool prometheus = false;
+	const char *prom_file = NULL;
 
-	if (getopt(argc, argv, "") != -1 || optind != argc) {
-		fputs("usage: sekisho status\n", stderr);
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'r':
+			relay_stats = optarg, relay_explicit = true;
+			break;
+		case 'a':
+			alerts = optarg, alerts_explicit = true;
+			break;
+		case 'p':
+			prometheus = true;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (prometheus && optind < argc)
+		prom_file = argv[optind++];
+	if (optind != argc) {
+	usage:
+		fputs("usage: sekisho status [--relay-stats FILE] [--alerts FILE]\n"
+		      "       sekisho status --prometheus [FILE]\n",
+		      stderr);
 		return 2;
 	}
+	if (!relay_stats)
+		relay_stats = STATUS_DEFAULT_RELAY_STATS;
+	if (!alerts)
+		alerts = STATUS_DEFAULT_ALERTS;
 	if (state_open(&st, o->state_dir, &err) < 0 || netlink_read(&run, &err) < 0) {
 		log_error("%s", err.s);
 		strbuf_free(&err);
 		state_close(&st);
 		return 2;
+	}
+	if (prometheus) {
+		struct strbuf text = STRBUF_INIT;
+		bool found = run.exists && cmd_find_digest(&st, run.comment, &v);
+
+		status_prometheus(&text, &run, found ? &v : NULL, time(NULL));
+		if (found)
+			state_version_free(&v);
+		if (!prom_file) {
+			fwrite(text.s ? text.s : "", 1, text.len, stdout);
+		} else if (!status_write_atomic(prom_file, &text)) {
+			log_error("%s: %s", prom_file, strerror(errno));
+			ret = 2;
+		}
+		strbuf_free(&text);
+		netlink_running_free(&run);
+		state_close(&st);
+		strbuf_free(&err);
+		return ret;
 	}
 	if (!run.exists) {
 		printf("running: none (no table inet sekisho)\n");
@@ -779,6 +836,9 @@ int cmd_status(const struct cmd_opts *o, int argc, char **argv)
 			       (unsigned long long)c->drop_bytes);
 		}
 	}
+	fflush(stdout);
+	status_relay_print(stdout, relay_stats, relay_explicit);
+	status_alerts_print(stdout, alerts, alerts_explicit);
 	netlink_running_free(&run);
 	state_close(&st);
 	strbuf_free(&err);

@@ -88,6 +88,8 @@ static const struct relay_conf_key relay_conf_keys[] = {
     {"quarantine_dir", RC_PATH, RC_FIELD(quarantine_dir), 0, 0},
     {"retention_days", RC_UINT, RC_FIELD(retention_days), 1, 36500},
     {"mailflows_file", RC_PATH, RC_FIELD(mailflows_file), 0, 0},
+    {"stats_file", RC_PATH, RC_FIELD(stats_file), 0, 0},
+    {"metrics_file", RC_PATH, RC_FIELD(metrics_file), 0, 0},
     {"route", RC_ROUTE, 0, 0, 0},
     {"explicit_clients", RC_CLIENTS, 0, 0, 0},
 };
@@ -814,6 +816,7 @@ void relay_conf_init(struct relay_conf *c)
 	c->quarantine_dir = xstrdup("/var/lib/sekisho/quarantine");
 	c->retention_days = 365;
 	c->mailflows_file = xstrdup("/var/lib/sekisho/mailflows");
+	c->stats_file = xstrdup("/run/sekisho/relayd.json");
 }
 
 bool relay_conf_parse(struct relay_conf *c, const char *name, const char *text, size_t len,
@@ -1123,6 +1126,8 @@ void relay_conf_free(struct relay_conf *c)
 	free(c->worker_tmpdir);
 	free(c->quarantine_dir);
 	free(c->mailflows_file);
+	free(c->stats_file);
+	free(c->metrics_file);
 	for (size_t i = 0; i < c->nroutes; i++) {
 		free(c->routes[i].domain);
 		free(c->routes[i].host);

@@ -84,6 +84,10 @@ struct relay_conf {
 	char *quarantine_dir;    /* default /var/lib/sekisho/quarantine */
 	unsigned retention_days; /* default 365 */
 
+	/* statistics (relay_stats.c), rewritten every 5 s and at exit */
+	char *stats_file;   /* JSON; default /run/sekisho/relayd.json */
+	char *metrics_file; /* Prometheus text; default none (NULL) */
+
 	/* routing */
 	char *mailflows_file;       /* written by `sekisho apply`; default
 	                             * /var/lib/sekisho/mailflows (common/mailflows.h) */

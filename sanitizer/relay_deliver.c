@@ -26,6 +26,7 @@
 #include "json.h"
 #include "log.h"
 #include "quarantine.h"
+#include "relay_stats.h"
 #include "relay.h"
 #include "xalloc.h"
 
@@ -327,6 +328,7 @@ static void relay_deliver_message(struct relay_deliver_thread *t, struct relay_j
 		log_error("session %llu: sanitiser: %s", (unsigned long long)s->id,
 		          res.error.s ? res.error.s : "failed");
 		strbuf_puts(&job->reply, "451 4.3.0 Temporary failure in content processing\r\n");
+		relay_stats_add(&relay_stats.sanitiser_errors, 1);
 		goto done;
 	}
 	if (job->size) {
@@ -345,6 +347,7 @@ static void relay_deliver_message(struct relay_deliver_thread *t, struct relay_j
 		          err.s ? err.s : "quarantine");
 		qid[0] = '\0';
 		strbuf_puts(&job->reply, "451 4.3.0 Temporary failure storing the message\r\n");
+		relay_stats_add(&relay_stats.quarantine_failures, 1);
 		goto done;
 	}
 	if (!s->nh || !smtp_client_alive(s->nh) || !s->nh_mail_ok ||
@@ -405,6 +408,7 @@ done:
 	{
 		char ours[512];
 		relay_deliver_chomp(&job->reply, ours, sizeof(ours));
+		relay_stats_transaction(outcome);
 		log_info(
 		    "transaction: session=%llu client=%s orig_dst=%s mode=%s from=<%s> "
 		    "rcpts=%s size=%zu sanitize=%s outcome=%s quarantine=%s nexthop=\"%d %s%s%s\" "

@@ -22,6 +22,7 @@
  */
 #include "log.h"
 #include "relay.h"
+#include "relay_stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -154,6 +155,7 @@ static void relay_loop_refuse(struct relay *r, int fd, const char *peer, const c
 	(void)send(fd, line.s, line.len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	strbuf_free(&line);
 	close(fd);
+	relay_stats_add(&relay_stats.refused, 1);
 	log_info("refused: client=%s reason=\"%s\"", peer, why);
 }
 
@@ -267,7 +269,7 @@ static bool relay_loop_add(struct relay *r, int fd, uint64_t tag)
 int relay_loop_run(struct relay *r)
 {
 	struct epoll_event evs[RELAY_LOOP_MAX_EVENTS];
-	time_t last_tick = 0;
+	time_t last_tick = 0, stats_started = time(NULL), stats_last = 0;
 
 	for (size_t i = 0; i < r->nlisten; i++)
 		if (!relay_loop_add(r, r->listen_fd[i], RELAY_LOOP_TAG_LISTEN + i))
@@ -318,9 +320,12 @@ int relay_loop_run(struct relay *r)
 			}
 			if (!r->stopping)
 				relay_loop_check_flows(r, now);
+			relay_stats_tick(r->conf.stats_file, r->conf.metrics_file, r->nsessions,
+			                 stats_started, now, &stats_last);
 		}
 		relay_session_reap(r);
 	}
 	relay_session_reap(r);
+	relay_stats_write(r->conf.stats_file, r->conf.metrics_file, r->nsessions, stats_started);
 	return 0;
 }

@@ -25,6 +25,7 @@
  */
 #include "log.h"
 #include "relay.h"
+#include "relay_stats.h"
 #include "xalloc.h"
 
 #include <arpa/inet.h>
@@ -407,6 +408,7 @@ static void relay_session_refuse(struct relay_session *s, const char *why)
 	strbuf_printf(&line, "554 5.7.1 %s %s\r\n", s->r->conf.hostname, why);
 	(void)send(s->fd, line.s, line.len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	strbuf_free(&line);
+	relay_stats_add(&relay_stats.refused, 1);
 	log_info("refused: session=%llu client=%s orig_dst=%s mode=%s reason=\"%s\"",
 	         (unsigned long long)s->id, s->peer_text, s->orig_text[0] ? s->orig_text : "-",
 	         s->mode == RELAY_MODE_TRANSPARENT ? "transparent" : "explicit", why);
@@ -479,6 +481,7 @@ void relay_session_start(struct relay *r, int fd, const struct sockaddr_storage 
 		r->sessions->prev = s;
 	r->sessions = s;
 	r->nsessions++;
+	relay_stats_add(&relay_stats.accepted, 1);
 	if (r->debug)
 		log_info("connect: session=%llu client=%s orig_dst=%s mode=%s",
 		         (unsigned long long)s->id, s->peer_text,
@@ -752,6 +755,7 @@ static bool relay_session_read(struct relay_session *s)
 				return false;
 			}
 		}
+		relay_stats_add(&relay_stats.bytes_in, (uint64_t)n);
 		if (n == 0) {
 			s->eof = true;
 			if (!relay_session_process(s))

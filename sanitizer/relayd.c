@@ -104,6 +104,30 @@ static void relayd_quarantine_dir(const char *dir, uid_t uid, gid_t gid)
 	free(p);
 }
 
+/* The directory of a statistics file: created when missing (0755, owned by
+ * uid:gid) so that the relay can write it after the drop; an existing one
+ * is left as it is (docs/status.md). */
+static void relayd_stats_dir(const char *file, uid_t uid, gid_t gid)
+{
+	char *p;
+	char *slash;
+
+	if (!file)
+		return;
+	p = xstrdup(file);
+	slash = strrchr(p, '/');
+	if (slash && slash != p) {
+		*slash = '\0';
+		if (mkdir(p, 0755) == 0) {
+			if (chown(p, uid, gid) != 0)
+				log_warn_errno("statistics: chown %s", p);
+		} else if (errno != EEXIST) {
+			log_warn_errno("statistics: mkdir %s", p);
+		}
+	}
+	free(p);
+}
+
 static SSL_CTX *relayd_tls(const struct relay_conf *c)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -213,6 +237,8 @@ int main(int argc, char **argv)
 	/* as root */
 	relayd_user(&r);
 	relayd_quarantine_dir(r.conf.quarantine_dir, r.uid, r.gid);
+	relayd_stats_dir(r.conf.stats_file, r.uid, r.gid);
+	relayd_stats_dir(r.conf.metrics_file, r.uid, r.gid);
 	if (r.conf.tls_cert_file && r.conf.tls_key_file)
 		r.tls_ctx = relayd_tls(&r.conf);
 	if (!relay_loop_listen(&r))
