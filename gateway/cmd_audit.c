@@ -54,7 +54,10 @@ int cmd_audit(const struct cmd_opts *o, int argc, char **argv)
 	}
 	sub = argv[1];
 	audit_configured(&log, &keyfile);
-	optind = 2;
+	/* options may follow FILE: getopt afresh (optind 0) over argv from sub */
+	argc--;
+	argv++;
+	optind = 0;
 	while ((c = getopt_long(argc, argv, "k:H:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
