@@ -2,6 +2,9 @@
  * sekisho-gatewayd - keeps the compiled rules applied.
  *
  *   sekisho-gatewayd [-f] [--rules DIR] [--state-dir DIR]
+ *                    [-m [--log-group N] [--alerts FILE] [--evidence DIR]
+ *                     [--monitor-state FILE] [--evidence-file-max BYTES]
+ *                     [--evidence-total-max BYTES] [--evidence-age-max SECONDS]]
  *
  * At start it applies the rule files (the same transaction as `sekisho
  * apply`: check, one netlink batch, a recorded version, connections the
@@ -13,6 +16,9 @@
  * foreground and logs to stderr (systemd: Type=simple with -f).
  * DIR defaults to $SEKISHO_RULES or /etc/sekisho/rules, the state directory
  * to $SEKISHO_STATE_DIR or /var/lib/sekisho.
+ * With -m (--monitor) it also runs the monitor (monitor.h, docs/monitor.md):
+ * the nflog group read into alerts, pcap evidence and a reconcile against
+ * the deny counters; SIGUSR1 reconciles now.  --no-monitor turns it off.
  *
  * TRUST: rule files through rulefile.c/policy.c; needs CAP_NET_ADMIN.
  * FAILURE: exit 2 on usage or when signals cannot be set up; a failed apply
@@ -21,8 +27,10 @@
 #include "apply.h"
 #include "cmd.h"
 #include "diag.h"
+#include "monitor.h"
 #include "log.h"
 #include "state.h"
+#include "xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,14 +42,47 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void gatewayd_usage(FILE *f)
 {
-	fputs("usage: sekisho-gatewayd [-f] [--rules DIR] [--state-dir DIR]\n", f);
+	fputs("usage: sekisho-gatewayd [-f] [--rules DIR] [--state-dir DIR]\n"
+	      "         [-m|--monitor] [--no-monitor] [--log-group N] [--alerts FILE]\n"
+	      "         [--evidence DIR] [--monitor-state FILE] [--evidence-file-max BYTES]\n"
+	      "         [--evidence-total-max BYTES] [--evidence-age-max SECONDS]\n",
+	      f);
 }
 
-static bool gatewayd_syslog; /* detached: diagnostics go to the log too */
+static bool gatewayd_syslog;             /* detached: diagnostics go to the log too */
+static struct monitor *gatewayd_monitor; /* NULL unless -m */
+
+/* A path option made absolute (the daemon runs from /); malloc'd. */
+static char *gatewayd_abs(const char *path)
+{
+	char cwd[4096];
+	struct strbuf b = STRBUF_INIT;
+
+	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return xstrdup(path);
+	strbuf_printf(&b, "%s/%s", cwd, path);
+	return strbuf_detach(&b);
+}
+
+/* A numeric option; exits 2 when it is not a positive number. */
+static unsigned long long gatewayd_number(const char *opt, const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || v == 0 || s[0] == '-') {
+		fprintf(stderr, "sekisho-gatewayd: %s: not a positive number: %s\n", opt, s);
+		exit(2);
+	}
+	return v;
+}
 
 /* One apply; returns true when the rules now run. */
 static bool gatewayd_apply_once(const char *rules, const char *state_dir, const char *why)
@@ -64,6 +105,8 @@ static bool gatewayd_apply_once(const char *rules, const char *state_dir, const 
 	o.reason = why;
 	o.cut = true;
 	ret = apply_run(&st, &o, &r);
+	if (ret == APPLY_OK)
+		monitor_rebase(gatewayd_monitor); /* the new table's counters start at zero */
 	if (ret == APPLY_OK) {
 		log_info("%s: version %06u %s from %s (digest %s, %zu rules) in %.1f ms", why,
 		         r.version, r.unchanged ? "re-applied (unchanged)" : "applied", rules,
@@ -141,6 +184,15 @@ int main(int argc, char **argv)
 	    {"rules", required_argument, NULL, 'r'},
 	    {"state-dir", required_argument, NULL, 's'},
 	    {"foreground", no_argument, NULL, 'f'},
+	    {"monitor", no_argument, NULL, 'm'},
+	    {"no-monitor", no_argument, NULL, 'M'},
+	    {"log-group", required_argument, NULL, 'g'},
+	    {"alerts", required_argument, NULL, 'A'},
+	    {"evidence", required_argument, NULL, 'E'},
+	    {"monitor-state", required_argument, NULL, 'S'},
+	    {"evidence-file-max", required_argument, NULL, 1},
+	    {"evidence-total-max", required_argument, NULL, 2},
+	    {"evidence-age-max", required_argument, NULL, 3},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -149,12 +201,16 @@ int main(int argc, char **argv)
 	const char *state_dir =
 	    getenv("SEKISHO_STATE_DIR") ? getenv("SEKISHO_STATE_DIR") : CMD_DEFAULT_STATE_DIR;
 	char rules_abs[4096], state_abs[4096];
-	bool foreground = false;
+	bool foreground = false, monitor = false;
+	struct monitor_opts mo = {.group = MONITOR_DEFAULT_GROUP};
+	char *alerts = xstrdup(MONITOR_DEFAULT_ALERTS), *evidence = xstrdup(EVIDENCE_DEFAULT_DIR);
+	char *mstate = xstrdup(MONITOR_DEFAULT_STATE);
+	time_t last_tick = 0;
 	sigset_t mask;
 	int c, sfd;
 
 	log_init("sekisho-gatewayd");
-	while ((c = getopt_long(argc, argv, "fr:s:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fr:s:hm", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			foreground = true;
@@ -164,6 +220,42 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			state_dir = optarg;
+			break;
+		case 'm':
+			monitor = true;
+			break;
+		case 'M':
+			monitor = false;
+			break;
+		case 'g':
+			mo.group = (unsigned)gatewayd_number("--log-group", optarg);
+			if (mo.group > 65535) {
+				gatewayd_usage(stderr);
+				return 2;
+			}
+			break;
+		case 'A':
+			free(alerts);
+			alerts = gatewayd_abs(optarg);
+			break;
+		case 'E':
+			free(evidence);
+			evidence = gatewayd_abs(optarg);
+			break;
+		case 'S':
+			free(mstate);
+			mstate = gatewayd_abs(optarg);
+			break;
+		case 1:
+			mo.evidence.max_file_bytes = gatewayd_number("--evidence-file-max", optarg);
+			break;
+		case 2:
+			mo.evidence.max_total_bytes =
+			    gatewayd_number("--evidence-total-max", optarg);
+			break;
+		case 3:
+			mo.evidence.max_age_s =
+			    (unsigned)gatewayd_number("--evidence-age-max", optarg);
 			break;
 		case 'h':
 			gatewayd_usage(stdout);
@@ -191,6 +283,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		log_fatal_errno("sigprocmask");
 	if (!foreground) {
@@ -203,19 +296,42 @@ int main(int argc, char **argv)
 		log_fatal_errno("signalfd");
 
 	log_info("starting (rules %s, state %s, pid %ld)", rules, state_dir, (long)getpid());
+	if (monitor) {
+		/* before the apply: no denial between the apply and the monitor goes unseen */
+		mo.alerts = alerts;
+		mo.evidence.dir = evidence;
+		mo.state_file = mstate;
+		gatewayd_monitor = monitor_open(&mo);
+	}
 	gatewayd_apply(rules, state_dir, "start");
 	for (;;) {
-		struct pollfd pfd = {sfd, POLLIN, 0};
+		struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {-1, POLLIN, 0}};
 		struct signalfd_siginfo si;
+		time_t now;
 
-		if (poll(&pfd, 1, -1) < 0) {
+		if (gatewayd_monitor)
+			pfd[1].fd = monitor_fd(gatewayd_monitor);
+		if (poll(pfd, 2, gatewayd_monitor ? 1000 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_fatal_errno("poll");
 		}
+		if (gatewayd_monitor) {
+			if (pfd[1].revents)
+				monitor_read(gatewayd_monitor);
+			now = time(NULL);
+			if (now != last_tick) {
+				monitor_tick(gatewayd_monitor, now);
+				last_tick = now;
+			}
+		}
+		if (!(pfd[0].revents & POLLIN))
+			continue;
 		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 			continue;
-		if (si.ssi_signo == SIGHUP) {
+		if (si.ssi_signo == SIGUSR1) {
+			monitor_reconcile(gatewayd_monitor, "SIGUSR1");
+		} else if (si.ssi_signo == SIGHUP) {
 			log_info("SIGHUP: reloading %s", rules);
 			gatewayd_apply(rules, state_dir, "reload");
 		} else {
@@ -224,6 +340,10 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	monitor_close(gatewayd_monitor);
+	free(alerts);
+	free(evidence);
+	free(mstate);
 	close(sfd);
 	diag_reset();
 	return 0;
