@@ -478,12 +478,15 @@ out:
 
 /* --- alerts ---------------------------------------------------------------- */
 
-/* Show the fields of an alert that an operator reads first, in this order;
- * names of the monitor's alert lines and common synonyms. */
+/* Show the fields of an alert that an operator reads first, in this order:
+ * the monitor's alert lines (gateway/monitor.c: time event state pair proto
+ * src sport dst dport packets first last rule reason; "from"/"to" repeat
+ * the pair) and common synonyms. */
 static const char *const status_alert_keys[] = {
-    "ts",      "time", "first_seen", "last_seen", "first", "last",    "pair",  "segment_pair",
-    "from",    "to",   "proto",      "src",       "sport", "dst",     "dport", "count",
-    "packets", "rule", "prefix",     "reason",    "msg",   "message",
+    "ts",        "time",  "event",   "state",      "pair",  "segment_pair",
+    "proto",     "src",   "sport",   "dst",        "dport", "icmp_type",
+    "icmp_code", "count", "packets", "first_seen", "first", "last_seen",
+    "last",      "rule",  "prefix",  "reason",     "msg",   "message",
 };
 
 static void status_alert_line(FILE *f, const char *s, size_t len)

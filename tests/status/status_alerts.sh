@@ -48,7 +48,8 @@ A=$T/alerts.jsonl
 	printf 'garbage \033[5m blink\n'
 	# an overlong value
 	printf '{"pair":"%s","count":3}\n' "$(head -c 5000 /dev/zero | tr '\0' A)"
-	printf '{"ts":"2026-11-22T05:09:00Z","pair":"lgwan->joho","count":7,"rule":"rules/lgwan.rules:15"}\n'
+	# the monitor's own format (gateway/monitor.c)
+	printf '{"time":"2026-11-22T05:09:00Z","event":"deny","state":"new","rule":"sekisho deny lgwan->joho ","pair":"lgwan->joho","from":"lgwan","to":"joho","proto":"udp","src":"198.18.3.10","dst":"198.18.2.10","sport":5353,"dport":53,"in":"lgwan0","out":"joho0","first":"2026-11-22T05:08:59Z","last":"2026-11-22T05:09:00Z","packets":7,"bytes":420}\n'
 	printf '{"unknown":"fields","only":1}\n'
 	printf '{"ts":"2026-11-22T05:10:00Z","pair":"newest","count":9}'
 } >"$A"
@@ -63,10 +64,15 @@ else
 	fail "no 'alerts: the last 10' header"
 fi
 if grep -q 'old-line' "$T/out"; then fail "older lines shown"; else ok "older lines are not shown"; fi
-if grep -qF '  first_seen=2026-11-22T05:01:00Z last_seen=2026-11-22T05:01:09Z pair=joho->shirei proto=tcp src=198.18.2.10 sport=40000 dst=198.18.1.10 dport=22 count=42 rule=rules/shirei.rules:7' "$T/out"; then
+if grep -qF '  pair=joho->shirei proto=tcp src=198.18.2.10 sport=40000 dst=198.18.1.10 dport=22 count=42 first_seen=2026-11-22T05:01:00Z last_seen=2026-11-22T05:01:09Z rule=rules/shirei.rules:7' "$T/out"; then
 	ok "key fields of an alert, in order"
 else
 	fail "key fields of the joho->shirei alert"
+fi
+if grep -qF '  time=2026-11-22T05:09:00Z event=deny state=new pair=lgwan->joho proto=udp src=198.18.3.10 sport=5353 dst=198.18.2.10 dport=53 packets=7 first=2026-11-22T05:08:59Z last=2026-11-22T05:09:00Z rule=sekisho deny lgwan->joho ' "$T/out"; then
+	ok "key fields of a monitor alert line"
+else
+	fail "key fields of the monitor's alert line"
 fi
 if LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" "$T/out"; then
 	fail "a control byte reached the output"
