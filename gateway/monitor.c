@@ -153,7 +153,8 @@ static bool monitor_alert(struct monitor *m, struct strbuf *b)
 	return true;
 }
 
-static void monitor_flush_suppressed(struct monitor *m)
+/* The "suppressed" line, within the budget unless force (at exit). */
+static void monitor_flush_suppressed(struct monitor *m, bool force)
 {
 	struct strbuf b = STRBUF_INIT;
 	char now[40];
@@ -161,9 +162,10 @@ static void monitor_flush_suppressed(struct monitor *m)
 	if (!m->suppressed)
 		return;
 	monitor_refill(m);
-	if (m->tokens < 1)
+	if (m->tokens < 1 && !force)
 		return;
-	m->tokens -= 1;
+	if (m->tokens >= 1)
+		m->tokens -= 1;
 	monitor_now_str(now, sizeof(now));
 	strbuf_printf(&b,
 	              "{\"time\":\"%s\",\"event\":\"suppressed\",\"lines\":%llu,"
@@ -655,7 +657,7 @@ void monitor_tick(struct monitor *m, time_t now)
 			pp = &f->next;
 		}
 	}
-	monitor_flush_suppressed(m);
+	monitor_flush_suppressed(m, false);
 	if (m->ev)
 		evidence_tick(m->ev, now);
 	if (now - m->last_stats >= MONITOR_UPDATE_S) {
@@ -737,6 +739,7 @@ void monitor_close(struct monitor *m)
 		for (struct monitor_flow *f = m->buckets[i]; f; f = f->next)
 			if (f->packets != f->reported)
 				monitor_flow_line(m, f, "update");
+	monitor_flush_suppressed(m, true);
 	monitor_reconcile(m, "exit");
 	for (size_t i = 0; i < MONITOR_BUCKETS; i++) {
 		struct monitor_flow *f, *next;

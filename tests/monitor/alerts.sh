@@ -205,4 +205,36 @@ case " $ports " in
 *) fail "kept datagrams to ports: $ports (expected the newest, ... 2009 2010)" ;;
 esac
 
+say "-- a flood of new flows: alert lines rate limited, nothing lost"
+gatewayd_start run3
+N=300
+# shellcheck disable=SC2046
+nsx shirei python3 "$HERE/syn.py" 198.18.1.10 198.18.3.50 40001 $(seq 20001 $((20000 + N))) ||
+	fatal "syn.py failed"
+wait_lines "$ALERTS" '"event":"suppressed"' 1 || fail "no suppressed line after 10 s"
+kill -USR1 "$GWPID"
+wait_lines "$ALERTS" '"event":"reconcile","why":"SIGUSR1"' 1 ||
+	fail "no reconcile line after SIGUSR1"
+cp "$MSTATE" "$T/run3/monitor-usr1.json" 2>/dev/null || fail "no state file $MSTATE after SIGUSR1"
+gatewayd_stop
+if python3 - "$ALERTS" "$T/run3/monitor-usr1.json" "$N" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+state = json.load(open(sys.argv[2]))
+n = int(sys.argv[3])
+new = [l for l in lines if l.get("state") == "new" and 20001 <= l.get("dport", 0) <= 20000 + n]
+held = state["suppressed"]  # at SIGUSR1, before any update line was due
+chain = {c["chain"]: c for c in state["chains"]}.get("shirei_to_lgwan", {})
+print("     %d new-flow lines, %d held back; kernel %s, seen %s"
+      % (len(new), held, chain.get("kernel"), chain.get("seen")))
+ok = (len(new) + held == n and len(new) <= n // 2 and chain.get("kernel") == n
+      and chain.get("seen") == n and state["flows_total"] == n)
+sys.exit(0 if ok else 1)
+PY
+then
+	ok "$N new flows at once: at most half alerted, the rest counted in a suppressed line; all $N seen"
+else
+	fail "rate limit: new-flow lines + suppressed != $N, or packets not all seen (above)"
+fi
+
 netns_finish
