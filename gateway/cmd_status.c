@@ -394,19 +394,15 @@ static int status_read_tail(const char *path, struct strbuf *b, bool *cut_r)
 	return 1;
 }
 
-static void status_print_escaped(FILE *f, const char *s, size_t len)
+/* Escaped and cut at STATUS_FIELD_MAX bytes. */
+static void status_put_field(struct strbuf *e, const char *s, size_t len)
 {
-	struct strbuf e;
-
-	strbuf_init(&e, 0);
 	if (len > STATUS_FIELD_MAX) {
-		status_escape(&e, s, STATUS_FIELD_MAX);
-		strbuf_puts(&e, "...");
+		status_escape(e, s, STATUS_FIELD_MAX);
+		strbuf_puts(e, "...");
 	} else {
-		status_escape(&e, s, len);
+		status_escape(e, s, len);
 	}
-	fputs(e.s ? e.s : "", f);
-	strbuf_free(&e);
 }
 
 /* --- relay ----------------------------------------------------------------- */
@@ -489,36 +485,43 @@ static const char *const status_alert_keys[] = {
     "last",      "rule",  "prefix",  "reason",     "msg",   "message",
 };
 
-static void status_alert_line(FILE *f, const char *s, size_t len)
+void status_alert_format(struct strbuf *out, const char *s, size_t len)
 {
 	struct status_json *j = xcalloc(1, sizeof(*j));
 	size_t shown = 0;
 
-	fputs("  ", f);
 	if (status_json_parse(j, s, len)) {
 		for (size_t k = 0; k < sizeof(status_alert_keys) / sizeof(status_alert_keys[0]);
 		     k++) {
 			const struct status_jfield *fd = status_json_get(j, status_alert_keys[k]);
 			if (!fd)
 				continue;
-			fprintf(f, "%s%s=", shown++ ? " " : "", status_alert_keys[k]);
-			status_print_escaped(f, fd->val.s ? fd->val.s : "", fd->val.len);
+			strbuf_printf(out, "%s%s=", shown++ ? " " : "", status_alert_keys[k]);
+			status_put_field(out, fd->val.s ? fd->val.s : "", fd->val.len);
 		}
 		/* an object with none of them: its first scalar fields */
 		for (size_t i = 0; shown == 0 && i < j->n && i < 8; i++) {
-			fputs(i ? " " : "", f);
-			status_print_escaped(f, j->f[i].path, strlen(j->f[i].path));
-			fputc('=', f);
-			status_print_escaped(f, j->f[i].val.s ? j->f[i].val.s : "",
-			                     j->f[i].val.len);
+			strbuf_puts(out, i ? " " : "");
+			status_put_field(out, j->f[i].path, strlen(j->f[i].path));
+			strbuf_putc(out, '=');
+			status_put_field(out, j->f[i].val.s ? j->f[i].val.s : "", j->f[i].val.len);
 		}
 	} else {
-		fputs("(not JSON) ", f);
-		status_print_escaped(f, s, len);
+		strbuf_puts(out, "(not JSON) ");
+		status_put_field(out, s, len);
 	}
-	fputc('\n', f);
 	status_json_free(j);
 	free(j);
+}
+
+static void status_alert_line(FILE *f, const char *s, size_t len)
+{
+	struct strbuf b;
+
+	strbuf_init(&b, 0);
+	status_alert_format(&b, s, len);
+	fprintf(f, "  %s\n", b.s ? b.s : "");
+	strbuf_free(&b);
 }
 
 bool status_alerts_print(FILE *f, const char *path, bool explicit)

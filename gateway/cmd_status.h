@@ -25,6 +25,12 @@
  * \xNN; a backslash becomes \\. */
 void status_escape(struct strbuf *out, const char *s, size_t len);
 
+/* One alert line (untrusted bytes) as shown: "key=value ..." of the known
+ * fields of a JSON object, else "(not JSON) " and the line; every value
+ * escaped with status_escape and cut at STATUS_FIELD_MAX bytes.  Appends to
+ * out (no newline). */
+void status_alert_format(struct strbuf *out, const char *line, size_t len);
+
 /* Print the relay section from the JSON stats file at path.  explicit: the
  * operator named the file (a missing one is then reported, else silent).
  * Returns false when the file exists but cannot be read or parsed. */
