@@ -24,6 +24,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct relay_stats relay_stats;
@@ -134,6 +135,7 @@ static bool relay_stats_put(const char *path, const struct strbuf *b)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return false;
+	(void)fchmod(fd, 0644); /* whatever the umask: node_exporter reads it */
 	size_t off = 0;
 	while (off < b->len) {
 		ssize_t w = write(fd, b->s + off, b->len - off);

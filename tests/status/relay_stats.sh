@@ -111,7 +111,7 @@ EOC
 
 smtp-sink -u nobody -d "$T/sink/%M." 127.0.0.2:2525 100 >"$T/sink.log" 2>&1 &
 SINK_PID=$!
-"$RELAYD" -c "$T/relayd.conf" -d >"$T/relayd.log" 2>&1 &
+(umask 077 && exec "$RELAYD" -c "$T/relayd.conf" -d) >"$T/relayd.log" 2>&1 &
 RELAYD_PID=$!
 wait_until 30 listening || {
 	fail "relayd does not listen"
@@ -201,6 +201,10 @@ else
 fi
 [ ! -e "$STATS.tmp" ] && [ ! -e "$METRICS.tmp" ] && ok "no temporary file left" ||
 	fail "temporary files left: $(ls "$T/run")"
+
+# written under relayd's umask 0077 all the same: node_exporter reads it
+[ "$(stat -c %a "$METRICS")" = 644 ] && ok "metrics file is mode 0644 (umask 0077)" ||
+	fail "metrics file mode $(stat -c %a "$METRICS")"
 
 echo "$((checks - fails)) of $checks checks passed"
 [ "$fails" -eq 0 ]
