@@ -24,6 +24,8 @@
 
 #define EVIDENCE_NAME_PREFIX "evidence-"
 #define EVIDENCE_NAME_SUFFIX ".pcap"
+#define EVIDENCE_FILE_HDR_BYTES 24 /* pcap file header */
+#define EVIDENCE_REC_HDR_BYTES 16  /* per packet */
 
 struct evidence {
 	char *dir;
@@ -33,6 +35,7 @@ struct evidence {
 	pcap_dumper_t *d;
 	char cur[PATH_MAX]; /* the open file's name ("" when none) */
 	time_t opened;
+	uint64_t size; /* of the open file, counted here: ftell costs a syscall per packet */
 	unsigned seq;
 	bool failing; /* the last open failed: logged once until one succeeds */
 	struct evidence_stats st;
@@ -161,6 +164,7 @@ static bool evidence_open_file(struct evidence *e)
 		}
 		e->failing = false;
 		e->opened = now;
+		e->size = EVIDENCE_FILE_HDR_BYTES;
 		e->st.files_opened++;
 		return true;
 	}
@@ -208,7 +212,8 @@ void evidence_write(struct evidence *e, const struct timeval *ts, const uint8_t 
 	h.len = (bpf_u_int32)(orig_len > len ? orig_len : len);
 	pcap_dump((u_char *)e->d, &h, pkt);
 	e->st.packets++;
-	if ((uint64_t)pcap_dump_ftell64(e->d) >= e->max_file_bytes)
+	e->size += EVIDENCE_REC_HDR_BYTES + len;
+	if (e->size >= e->max_file_bytes)
 		evidence_close_current(e);
 }
 

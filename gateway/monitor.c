@@ -24,6 +24,7 @@
 #include <libgen.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,10 @@ struct monitor {
 		struct monitor_chain *v;
 		size_t n, cap;
 	} chains;
+	/* the last packet's attribution (a flood repeats one prefix) */
+	bool have_last;
+	char last_prefix[NFLOG_PREFIX_MAX], last_what[MONITOR_WHAT_MAX];
+	ptrdiff_t last_chain; /* index into chains, -1 = none */
 	/* totals since start */
 	uint64_t packets, bytes, malformed, foreign, not_ip, flows_total, flows_refused;
 	uint64_t alerts, suppressed_total;
@@ -325,16 +330,29 @@ static void monitor_account(struct monitor *m, const struct nflog_rec *r, const 
 	uint32_t h;
 	size_t alen = ip->version == 6 ? 16 : 4;
 
-	if (!monitor_attribute(r->prefix, what, sizeof(what), chain, sizeof(chain))) {
-		m->foreign++;
-		snprintf(what, sizeof(what), "other");
-		chain[0] = '\0';
-	}
-	if (chain[0]) {
-		struct monitor_chain *c = monitor_chain_get(m, chain);
+	struct monitor_chain *c = NULL;
 
-		if (!c->what[0])
-			snprintf(c->what, sizeof(c->what), "%s", what);
+	if (m->have_last && strcmp(r->prefix, m->last_prefix) == 0) {
+		/* a flood repeats one prefix: skip the parse and the chain lookup */
+		c = m->last_chain >= 0 ? &m->chains.v[m->last_chain] : NULL;
+		memcpy(what, m->last_what, sizeof(what));
+	} else {
+		if (!monitor_attribute(r->prefix, what, sizeof(what), chain, sizeof(chain))) {
+			m->foreign++;
+			snprintf(what, sizeof(what), "other");
+			chain[0] = '\0';
+		}
+		if (chain[0]) {
+			c = monitor_chain_get(m, chain);
+			if (!c->what[0])
+				snprintf(c->what, sizeof(c->what), "%s", what);
+		}
+		snprintf(m->last_prefix, sizeof(m->last_prefix), "%s", r->prefix);
+		memcpy(m->last_what, what, sizeof(what));
+		m->last_chain = c ? c - m->chains.v : -1; /* an index: the vector may move */
+		m->have_last = true;
+	}
+	if (c) {
 		c->seen++;
 		c->seen_bytes += r->payload_len;
 	}
