@@ -68,6 +68,7 @@ enum relay_job_kind {
 };
 
 struct relay_session;
+struct audit;
 
 struct relay_job {
 	enum relay_job_kind kind;
@@ -182,6 +183,9 @@ struct relay {
 
 	/* delivery pool */
 	struct relay_deliver *deliver;
+
+	/* audit log (audit_log in relayd.conf): opened as root; NULL = none */
+	struct audit *audit;
 };
 
 /* relay_loop.c */

@@ -47,6 +47,7 @@ enum relay_conf_kind {
 	RC_HOSTNAME,
 	RC_USER,
 	RC_PATH,
+	RC_PATH_NONE, /* an absolute path, or "none" (unset) */
 	RC_TLS,
 	RC_SIZE,
 	RC_UINT,
@@ -90,6 +91,8 @@ static const struct relay_conf_key relay_conf_keys[] = {
     {"mailflows_file", RC_PATH, RC_FIELD(mailflows_file), 0, 0},
     {"stats_file", RC_PATH, RC_FIELD(stats_file), 0, 0},
     {"metrics_file", RC_PATH, RC_FIELD(metrics_file), 0, 0},
+    {"audit_log", RC_PATH_NONE, RC_FIELD(audit_log), 0, 0},
+    {"audit_key", RC_PATH_NONE, RC_FIELD(audit_key), 0, 0},
     {"route", RC_ROUTE, 0, 0, 0},
     {"explicit_clients", RC_CLIENTS, 0, 0, 0},
 };
@@ -445,6 +448,13 @@ static void relay_conf_one_value(struct relay_conf_parser *ps, const struct rela
 		}
 		relay_conf_set_str(c, k->off, v);
 		return;
+	case RC_PATH_NONE:
+		if (strcmp(v, "none") == 0) {
+			free(*(char **)((char *)c + k->off));
+			*(char **)((char *)c + k->off) = NULL;
+			return;
+		}
+		__attribute__((fallthrough));
 	case RC_PATH:
 		if (v[0] != '/') {
 			relay_conf_error(ps, t[0].col, t[0].len, "%s must be an absolute path",
@@ -979,6 +989,15 @@ bool relay_conf_check(const struct relay_conf *c, const char *path, struct strbu
 		                    "STARTTLS, or neither)");
 	if (c->tls_cert_file)
 		relay_conf_check_file(&ck, "tls_cert_file", c->tls_cert_file, &st);
+	if (!c->audit_log != !c->audit_key)
+		relay_conf_complain(&ck, true, c->audit_log ? "audit_log" : "audit_key",
+		                    "audit_log and audit_key go together (set both, or neither)");
+	if (c->audit_key && relay_conf_check_file(&ck, "audit_key", c->audit_key, &st) &&
+	    (st.st_mode & 077))
+		relay_conf_complain(&ck, true, "audit_key",
+		                    "audit_key %s is accessible by group or others (mode %04o); "
+		                    "chmod 600 it",
+		                    c->audit_key, (unsigned)(st.st_mode & 07777));
 	if (c->tls_key_file && relay_conf_check_file(&ck, "tls_key_file", c->tls_key_file, &st) &&
 	    (st.st_mode & 077))
 		relay_conf_complain(&ck, true, "tls_key_file",
@@ -1128,6 +1147,8 @@ void relay_conf_free(struct relay_conf *c)
 	free(c->mailflows_file);
 	free(c->stats_file);
 	free(c->metrics_file);
+	free(c->audit_log);
+	free(c->audit_key);
 	for (size_t i = 0; i < c->nroutes; i++) {
 		free(c->routes[i].domain);
 		free(c->routes[i].host);

@@ -88,6 +88,10 @@ struct relay_conf {
 	char *stats_file;   /* JSON; default /run/sekisho/relayd.json */
 	char *metrics_file; /* Prometheus text; default none (NULL) */
 
+	/* audit log (common/audit.h), opened as root at start; both or neither */
+	char *audit_log; /* one record per transaction; default none (NULL) */
+	char *audit_key; /* its HMAC key file (mode 0600); default none (NULL) */
+
 	/* routing */
 	char *mailflows_file;       /* written by `sekisho apply`; default
 	                             * /var/lib/sekisho/mailflows (common/mailflows.h) */

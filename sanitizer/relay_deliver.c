@@ -23,6 +23,7 @@
  *	One log line per transaction (client, original destination, envelope,
  *	outcome, quarantine id, next-hop reply, our reply).
  */
+#include "audit.h"
 #include "json.h"
 #include "log.h"
 #include "quarantine.h"
@@ -304,6 +305,72 @@ static void relay_deliver_chomp(const struct strbuf *b, char *buf, size_t size)
 	buf[n] = '\0';
 }
 
+/* One audit record per transaction: envelope, outcome, quarantine id and
+ * the verdict's summary (viruses as found, count of removed parts). */
+static void relay_deliver_audit(struct relay *r, const struct relay_session *s,
+                                enum sanitize_status st, const struct strbuf *verdict,
+                                const char *outcome, const char *qid, size_t size,
+                                const char *reply)
+{
+	struct strbuf d, err;
+	const char *v;
+	size_t vl;
+	long removed = -1;
+	bool first = true;
+
+	strbuf_init(&d, 0);
+	strbuf_init(&err, 4096);
+	strbuf_putc(&d, '{');
+	json_key(&d, &first, "session");
+	strbuf_printf(&d, "%llu", (unsigned long long)s->id);
+	json_key(&d, &first, "client");
+	json_cstr(&d, s->peer_text);
+	json_key(&d, &first, "original_dst");
+	json_cstr(&d, s->orig_text[0] ? s->orig_text : NULL);
+	json_key(&d, &first, "mode");
+	json_cstr(&d, s->mode == RELAY_MODE_TRANSPARENT ? "transparent" : "explicit");
+	json_key(&d, &first, "from");
+	json_cstr(&d, s->from ? s->from : "");
+	json_key(&d, &first, "rcpts");
+	strbuf_putc(&d, '[');
+	for (size_t i = 0; i < s->rcpts.n; i++) {
+		if (i)
+			strbuf_putc(&d, ',');
+		json_cstr(&d, s->rcpts.v[i]);
+	}
+	strbuf_putc(&d, ']');
+	json_key(&d, &first, "size");
+	strbuf_printf(&d, "%zu", size);
+	json_key(&d, &first, "status");
+	json_cstr(&d, st == SANITIZE_OK         ? "sanitised"
+	              : st == SANITIZE_WITHHELD ? "withheld"
+	                                        : "error");
+	json_key(&d, &first, "outcome");
+	json_cstr(&d, outcome);
+	json_key(&d, &first, "quarantine");
+	json_cstr(&d, qid[0] ? qid : NULL);
+	json_key(&d, &first, "viruses");
+	if (verdict->len && audit_json_member(verdict->s, verdict->len, "viruses", &v, &vl))
+		strbuf_append(&d, v, vl);
+	else
+		strbuf_puts(&d, "null");
+	if (verdict->len && audit_json_member(verdict->s, verdict->len, "removed", &v, &vl))
+		removed = audit_json_count(v, vl);
+	json_key(&d, &first, "removed_parts");
+	if (removed >= 0)
+		strbuf_printf(&d, "%ld", removed);
+	else
+		strbuf_puts(&d, "null");
+	json_key(&d, &first, "reply");
+	json_cstr(&d, reply);
+	strbuf_putc(&d, '}');
+	if (audit_append(r->audit, "mail", d.s, &err) < 0)
+		log_error("session %llu: audit record not written: %s", (unsigned long long)s->id,
+		          err.s ? err.s : "failed");
+	strbuf_free(&d);
+	strbuf_free(&err);
+}
+
 static void relay_deliver_message(struct relay_deliver_thread *t, struct relay_job *job)
 {
 	struct relay *r = t->d->r;
@@ -421,6 +488,8 @@ done:
 		                              : "error",
 		    outcome, qid[0] ? qid : "-", rep.code, rep.enh, rep.enh[0] ? " " : "", rep.text,
 		    ours, err.len ? " error=" : "", err.len ? err.s : "");
+		if (r->audit)
+			relay_deliver_audit(r, s, st, &res.verdict, outcome, qid, job->size, ours);
 	}
 	sworker_result_free(&res);
 	strbuf_free(&err);

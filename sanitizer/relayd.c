@@ -13,7 +13,8 @@
  * SUMMARY
  *	As root: load and check the configuration, create the quarantine
  *	directory (0700, owned by the run user), load the server TLS
- *	certificate, bind the listeners, start the sanitiser workers; then
+ *	certificate, open the audit log and its key (audit_log, audit_key),
+ *	bind the listeners, start the sanitiser workers; then
  *	drop to the run user (setgroups, setgid, setuid, checked, and
  *	PR_SET_NO_NEW_PRIVS), load the mail flows, start the delivery threads
  *	and run the event loop (relay_loop.c) until SIGTERM or SIGINT.
@@ -27,6 +28,7 @@
  *	Start-up failures are fatal (exit 1 for configuration errors, 2 for
  *	system errors, via log_fatal); the exit status after a clean stop is 0.
  */
+#include "audit.h"
 #include "log.h"
 #include "relay.h"
 #include "xalloc.h"
@@ -239,6 +241,14 @@ int main(int argc, char **argv)
 	relayd_quarantine_dir(r.conf.quarantine_dir, r.uid, r.gid);
 	relayd_stats_dir(r.conf.stats_file, r.uid, r.gid);
 	relayd_stats_dir(r.conf.metrics_file, r.uid, r.gid);
+	if (r.conf.audit_log) {
+		/* key and log opened now, as root; the fd and key are kept */
+		struct strbuf aerr = STRBUF_INIT;
+		r.audit = audit_open(r.conf.audit_log, r.conf.audit_key, &aerr);
+		if (!r.audit)
+			log_fatal("audit log: %s", aerr.s ? aerr.s : "cannot open");
+		strbuf_free(&aerr);
+	}
 	if (r.conf.tls_cert_file && r.conf.tls_key_file)
 		r.tls_ctx = relayd_tls(&r.conf);
 	if (!relay_loop_listen(&r))
