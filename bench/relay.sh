@@ -219,6 +219,7 @@ relayd_up() { # extra conf lines
 		echo "quarantine_dir = $W/quarantine"
 		echo "scan_db = $W/clamdb"
 		echo "mailflows_file = $W/state/mailflows"
+		echo "stats_file = $W/relayd-stats.json"
 		echo "max_per_client = 200"
 		echo "max_connections = 1000"
 		printf '%s\n' "$@"

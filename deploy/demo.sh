@@ -238,6 +238,8 @@ sleep 1.2 # the kernel flushes batched log messages within 1 s
 kill -INT "$NFLOG_PID" 2>/dev/null || true
 wait "$NFLOG_PID" 2>/dev/null || true
 
+# the demo's own relay statistics, never a stale file of the host's
+export SEKISHO_RELAY_STATS="$W/relayd.json"
 step "deny counters: sekisho status (per segment pair)"
 sk status
 echo
@@ -289,6 +291,7 @@ user = nobody
 quarantine_dir = $W/quarantine
 scan_db = $W/clamdb
 mailflows_file = $W/state/mailflows
+stats_file = $W/relayd.json
 workers = 2
 RELAYCONF
 echo "mail flows written by sekisho apply ($W/state/mailflows):"

@@ -95,6 +95,7 @@ user = nobody
 quarantine_dir = $T/quarantine
 scan_db = $T/clamdb
 mailflows_file = $STATE/mailflows
+stats_file = $T/relayd-stats.json
 workers = 2
 worker_timeout_s = 20
 nexthop_timeout_s = 10
