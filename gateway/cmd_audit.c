@@ -53,6 +53,10 @@ int cmd_audit(const struct cmd_opts *o, int argc, char **argv)
 		return 2;
 	}
 	sub = argv[1];
+	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+		cmd_audit_usage(stdout);
+		return 0;
+	}
 	audit_configured(&log, &keyfile);
 	/* options may follow FILE: getopt afresh (optind 0) over argv from sub */
 	argc--;

@@ -119,6 +119,9 @@ def case_intact():
         # usage
         sekisho(d, "audit", "verify", "--head", "nonsense", expect_rc=2)
         sekisho(d, "audit", "frobnicate", expect_rc=2)
+        sekisho(d, "audit", expect_rc=2)
+        if "audit verify [FILE]" not in sekisho(d, "audit", "--help", expect_rc=0).stdout:
+            fail("audit --help")
         sekisho(d, "audit", "verify", os.path.join(d, "missing.jsonl"), expect_rc=2)
 
 
