@@ -116,10 +116,12 @@ static void evidence_prune(struct evidence *e)
 	evidence_scan(e, true, &files, &bytes);
 }
 
-static void evidence_close_current(struct evidence *e)
+static void evidence_close_current(struct evidence *e, const char *why)
 {
 	if (!e->d)
 		return;
+	log_info("evidence: closed %s/%s (%llu bytes, %s)", e->dir, e->cur,
+	         (unsigned long long)e->size, why);
 	pcap_dump_close(e->d);
 	e->d = NULL;
 	e->cur[0] = '\0';
@@ -214,7 +216,7 @@ void evidence_write(struct evidence *e, const struct timeval *ts, const uint8_t 
 	e->st.packets++;
 	e->size += EVIDENCE_REC_HDR_BYTES + len;
 	if (e->size >= e->max_file_bytes)
-		evidence_close_current(e);
+		evidence_close_current(e, "size limit");
 }
 
 void evidence_tick(struct evidence *e, time_t now)
@@ -226,7 +228,7 @@ void evidence_tick(struct evidence *e, time_t now)
 		e->failing = true;
 	}
 	if (now - e->opened >= (time_t)e->max_age_s)
-		evidence_close_current(e);
+		evidence_close_current(e, "age limit");
 }
 
 void evidence_stats(struct evidence *e, struct evidence_stats *s_r, size_t *files_r,

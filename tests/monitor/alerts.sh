@@ -77,6 +77,27 @@ wait_lines "$ALERTS" '"event":"reconcile","why":"SIGUSR1"' 1 ||
 c_sl=$(deny_counter shirei_to_lgwan)
 c_lj=$(deny_counter lgwan_to_joho)
 cp "$MSTATE" "$T/run1/monitor-usr1.json" 2>/dev/null || fail "no state file $MSTATE after SIGUSR1"
+
+say "-- SIGHUP: the table is replaced, the comparison starts again"
+kill -HUP "$GWPID"
+wait_lines "$GWLOG" 'reload: version' 1 || fail "no reload after SIGHUP"
+nsx shirei python3 "$HERE/syn.py" 198.18.1.10 198.18.3.50 40000 3000 3000 || fatal "syn.py failed"
+wait_lines "$ALERTS" '"dport":3000' 1 || fail "no alert for tcp/3000 after the reload"
+kill -USR1 "$GWPID"
+wait_lines "$ALERTS" '"event":"reconcile","why":"SIGUSR1"' 2 ||
+	fail "no second reconcile line after SIGUSR1"
+if python3 - "$MSTATE" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+c = {c["chain"]: c for c in s["chains"]}.get("shirei_to_lgwan", {})
+print("     shirei_to_lgwan after the reload: %r; totals seen %d" % (c, s["packets"]))
+sys.exit(0 if c.get("kernel") == 2 and c.get("seen") == 2 and s["packets"] == 12 else 1)
+PY
+then
+	ok "after the reload: kernel = seen = 2 in shirei_to_lgwan, 12 packets seen in all"
+else
+	fail "after the reload the counters disagree (above)"
+fi
 gatewayd_stop
 
 say "-- alert lines"
@@ -166,6 +187,8 @@ sort >"$T/expected.txt" <<'EOF2'
 198.18.1.10 198.18.3.50 80
 198.18.1.10 198.18.3.50 80
 198.18.1.10 198.18.3.50 445
+198.18.1.10 198.18.3.50 3000
+198.18.1.10 198.18.3.50 3000
 198.18.1.10 198.18.3.50 8
 198.18.1.10 198.18.3.50 8
 198.18.3.25 198.18.2.10 514
@@ -173,7 +196,7 @@ sort >"$T/expected.txt" <<'EOF2'
 198.18.3.25 198.18.2.10 514
 2001:2:0:3::25 2001:2:0:2::10 514
 EOF2
-same_text "tshark -r reads exactly the packets sent" "$T/expected.txt" "$T/evidence.txt"
+same_text "tshark -r reads exactly the packets sent (before and after the reload)" "$T/expected.txt" "$T/evidence.txt"
 
 say "-- evidence rotation by size, total cap"
 # 2 datagrams fill a 100-byte file (24 header + 2 x 52); 300 bytes hold 2 files
@@ -204,6 +227,24 @@ case " $ports " in
 	fi ;;
 *) fail "kept datagrams to ports: $ports (expected the newest, ... 2009 2010)" ;;
 esac
+
+say "-- evidence rotation by age"
+gatewayd_start run4 --evidence-age-max 1
+udp_burst 1 lgwan 198.18.3.25 198.18.2.10 3001
+wait_lines "$GWLOG" 'evidence: closed .*age limit' 1 || fail "no file closed by age after 10 s"
+udp_burst 1 lgwan 198.18.3.25 198.18.2.10 3002
+wait_lines "$ALERTS" '"dport":3002' 1 || fail "no alert for the second datagram"
+gatewayd_stop
+mapfile -t files < <(ls "$EV"/evidence-*.pcap 2>/dev/null)
+ports=$(for f in "${files[@]}"; do
+	tshark -r "$f" -Y 'ip.src==198.18.3.25 && udp' -T fields -e udp.dstport 2>/dev/null | tr '\n' ' '
+	echo
+done | tr '\n' '/')
+if [ "$ports" = "3001 /3002 /" ]; then
+	ok "age limit: the first datagram's file was closed, the second went to a new file"
+else
+	fail "age limit: files hold '$ports', expected '3001 /3002 /'"
+fi
 
 say "-- a flood of new flows: alert lines rate limited, nothing lost"
 gatewayd_start run3
