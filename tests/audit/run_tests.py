@@ -350,12 +350,20 @@ def case_apply_records():
             s + ["confirm"],
             s + ["apply", "--confirm", "1", ARGS.rules],
         ))
-        run(["unshare", "-n", "sh", "-c", script], e, 0)
+        out = run(["unshare", "-n", "sh", "-c", script], e, 0).stderr
+        waiters = [int(x) for x in re.findall(r"waiter pid (\d+)", out)]
+        if len(waiters) != 2:
+            fail("apply --confirm printed no waiter pid: " + out)
         log = e["SEKISHO_AUDIT_LOG"]
         # the confirm waiter reverts after 1 s; wait for its record (bounded)
         for _ in range(600):
             recs = [json.loads(l) for l in open(log, "rb").read().splitlines()]
             if sum(1 for r in recs if r["type"] == "exception" and r["data"]["version"] == 6) == 2:
+                break
+            time.sleep(0.1)
+        # the waiters are done before the directory they write to goes away
+        for _ in range(600):
+            if not any(os.path.exists("/proc/%d" % w) for w in waiters):
                 break
             time.sleep(0.1)
         main = [r for r in recs if r["type"] != "exception"]
