@@ -871,6 +871,9 @@ int audit_verify(const char *path, const char *name, const unsigned char *key, s
 		free(rd);
 		return 2;
 	}
+	/* writers hold LOCK_EX around each append: never read half a line */
+	while (flock(rd->fd, LOCK_SH) < 0 && errno == EINTR)
+		;
 	strbuf_init(&line, AUDIT_LINE_MAX);
 	memcpy(last, audit_zero_hex, sizeof(last));
 	while ((got = audit_reader_line(rd, &line, &complete, &toolong)) == 1) {

@@ -267,8 +267,10 @@ def case_concurrent():
         procs = [subprocess.Popen([ARGS.tool, "threads", log, key, "4", "150"],
                                   stderr=subprocess.PIPE, text=True) for _ in range(2)]
         # and the CLI appending at the same time
+        # and verify reading meanwhile (it takes the lock: never half a line)
         for _ in range(5):
             sekisho(d, "check", ARGS.rules, expect_rc=0)
+            sekisho(d, "audit", "verify", expect_rc=0)
         for p in procs:
             _, err = p.communicate(timeout=120)
             if p.returncode != 0:
