@@ -18,7 +18,7 @@
 # Per run: the kernel's deny counter delta (what was denied and logged),
 # the packets the reader got (the monitor: its state file at exit, "seen"
 # for chain lgwan_to_joho; tcpdump: the packets in its pcap), the loss, and
-# the denied rate.  Only one reader can bind the group at a time, so the
+# the denied rate; the reader's CPU time during the flood.  Only one reader can bind the group at a time, so the
 # readers take turns on the same traffic pattern.
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -71,6 +71,10 @@ wait_for() { # FILE PATTERN
 	echo "$0: '$2' not in $1: $(cat "$1")" >&2
 	exit 2
 }
+# cpu PID: user + system CPU time of PID so far, in clock ticks
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# cpu_s TICKS: as seconds
+cpu_s() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'; }
 row() { # reader kernel seen note
 	awk -v r="$1" -v k="$2" -v s="$3" -v t="$secs" -v n="$4" 'BEGIN {
 		printf "%-22s %10d %12.0f %10d %9d %7.3f%%  %s\n", r, k, k / t, s, k - s,
@@ -78,7 +82,7 @@ row() { # reader kernel seen note
 }
 
 run_monitor() {
-	local d=$W/mon k0 k1 seen
+	local d=$W/mon k0 k1 c0 c1 seen
 	rm -rf "$d"
 	mkdir -p "$d"
 	ip netns exec "${P}box" "$gatewayd" -f -m --rules "$bench_top/rules" \
@@ -87,8 +91,10 @@ run_monitor() {
 	rpid=$!
 	wait_for "$d/log" 'start: version'
 	k0=$(counter)
+	c0=$(cpu "$rpid")
 	flood
 	k1=$(counter)
+	c1=$(cpu "$rpid")
 	kill -TERM "$rpid"
 	wait "$rpid" || true
 	rpid=
@@ -96,11 +102,11 @@ run_monitor() {
 s = json.load(open(sys.argv[1]))
 print(sum(c["seen"] for c in s["chains"] if c["chain"] == "lgwan_to_joho"))' "$d/monitor.json")
 	row "sekisho-gatewayd -m" $((k1 - k0)) "$seen" \
-		"pcap drops $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pcap"]["dropped"])' "$d/monitor.json"), alert lines $(wc -l <"$d/alerts.jsonl")"
+		"cpu $(cpu_s $((c1 - c0))) s, pcap drops $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pcap"]["dropped"])' "$d/monitor.json"), alert lines $(wc -l <"$d/alerts.jsonl")"
 }
 
 run_tcpdump() {
-	local d=$W/tcpdump k0 k1 seen
+	local d=$W/tcpdump k0 k1 c0 c1 seen
 	rm -rf "$d"
 	mkdir -p "$d"
 	ip netns exec "${P}box" tcpdump -i nflog:5 -n -B 8192 -s 65535 -w "$d/nflog.pcap" \
@@ -108,14 +114,16 @@ run_tcpdump() {
 	rpid=$!
 	wait_for "$d/log" 'listening on'
 	k0=$(counter)
+	c0=$(cpu "$rpid")
 	flood
 	k1=$(counter)
+	c1=$(cpu "$rpid")
 	kill -INT "$rpid"
 	wait "$rpid" || true
 	rpid=
 	seen=$(tcpdump -n -r "$d/nflog.pcap" 2>/dev/null | grep -c '198\.18\.2\.10\.9:' || true)
 	row "tcpdump -i nflog:5 -w" $((k1 - k0)) "$seen" \
-		"$(grep -o '[0-9]* packets dropped by kernel' "$d/log")"
+		"cpu $(cpu_s $((c1 - c0))) s, $(grep -o '[0-9]* packets dropped by kernel' "$d/log")"
 }
 
 printf '%s\n' "denied UDP-$payload lgwan -> joho, $secs s per run, udpflood one-way"

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -720,6 +721,11 @@ struct monitor *monitor_open(const struct monitor_opts *o)
 		pcap_close(p);
 		return NULL;
 	}
+	/* libpcap's SO_RCVBUF is capped at net.core.rmem_max; a burst needs the full buffer */
+	if (setsockopt(pcap_get_selectable_fd(p), SOL_SOCKET, SO_RCVBUFFORCE,
+	               &(int){MONITOR_PCAP_BUFFER_BYTES}, sizeof(int)) < 0)
+		log_warn_errno("monitor: %s: cannot raise the socket buffer to %d bytes", dev,
+		               MONITOR_PCAP_BUFFER_BYTES);
 	m = xcalloc(1, sizeof(*m));
 	m->p = p;
 	m->group = o->group;

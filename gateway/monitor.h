@@ -36,7 +36,7 @@
 #define MONITOR_RECONCILE_S 60
 #define MONITOR_ALERTS_PER_S 100 /* token bucket rate and burst */
 #define MONITOR_MAX_FLOWS 16384
-#define MONITOR_PCAP_BUFFER_BYTES (8 << 20)
+#define MONITOR_PCAP_BUFFER_BYTES (16 << 20) /* the nflog socket's receive buffer */
 
 struct monitor_opts {
 	unsigned group;                /* nflog group */
