@@ -89,6 +89,8 @@ struct monitor {
 	/* libpcap's drop counters at the last check */
 	unsigned ps_drop, ps_ifdrop, ps_recv;
 	time_t started, last_reconcile, last_stats;
+	bool read_failing;      /* logged once until a read succeeds */
+	time_t read_rest_until; /* monitor_fd() is -1 until then */
 };
 
 /* --- alert lines --------------------------------------------------------- */
@@ -637,7 +639,8 @@ void monitor_rebase(struct monitor *m)
 
 int monitor_fd(struct monitor *m)
 {
-	return pcap_get_selectable_fd(m->p);
+	/* after a read error, rest a second rather than spin on a failing descriptor */
+	return time(NULL) < m->read_rest_until ? -1 : pcap_get_selectable_fd(m->p);
 }
 
 void monitor_read(struct monitor *m)
@@ -646,9 +649,13 @@ void monitor_read(struct monitor *m)
 		int n = pcap_dispatch(m->p, -1, monitor_packet, (u_char *)m);
 
 		if (n < 0) {
-			log_error("nflog:%u: %s", m->group, pcap_geterr(m->p));
-			break;
+			if (!m->read_failing)
+				log_error("nflog:%u: %s", m->group, pcap_geterr(m->p));
+			m->read_failing = true;
+			m->read_rest_until = time(NULL) + 1;
+			return;
 		}
+		m->read_failing = false;
 		if (n == 0)
 			break;
 	}
