@@ -11,6 +11,8 @@
  */
 #include "monitor.h"
 
+#include "audit.h"
+
 #include "json.h"
 #include "log.h"
 #include "netlink.h"
@@ -62,7 +64,16 @@ struct monitor_flow {
 	time_t reported_at;
 };
 
+/* Denied traffic in the audit log: the alert of each new flow, at most
+ * MONITOR_AUDIT_PER_S records a second (audit_event opens, appends and
+ * fdatasyncs: a scan of many new flows must not stall the reader); flows
+ * over the rate are counted in the next record's "audit_suppressed". */
+#define MONITOR_AUDIT_PER_S 10
+
 struct monitor {
+	time_t audit_sec;
+	unsigned audit_n;
+	unsigned long long audit_suppressed;
 	pcap_t *p;
 	unsigned group;
 	int alerts_fd;
@@ -261,6 +272,33 @@ static void monitor_addr_str(int version, const uint8_t *a, char *buf, size_t si
 		snprintf(buf, size, "?");
 }
 
+static void monitor_audit(struct monitor *m, const struct strbuf *alert)
+{
+	struct strbuf d = STRBUF_INIT;
+	time_t now = time(NULL);
+	size_t n = alert->s ? alert->len : 0;
+
+	/* the alert line may already carry its newline */
+	while (n && alert->s[n - 1] == '\n')
+		n--;
+	if (now != m->audit_sec) {
+		m->audit_sec = now;
+		m->audit_n = 0;
+	}
+	if (m->audit_n >= MONITOR_AUDIT_PER_S || n < 2 || alert->s[n - 1] != '}') {
+		m->audit_suppressed++;
+		return;
+	}
+	m->audit_n++;
+	strbuf_append(&d, alert->s, n - 1);
+	if (m->audit_suppressed)
+		strbuf_printf(&d, ",\"audit_suppressed\":%llu", m->audit_suppressed);
+	strbuf_putc(&d, '}');
+	if (!d.overflow && audit_event("denied-traffic", d.s) == 0)
+		m->audit_suppressed = 0;
+	strbuf_free(&d);
+}
+
 static void monitor_flow_line(struct monitor *m, struct monitor_flow *f, const char *state)
 {
 	struct strbuf b = STRBUF_INIT;
@@ -322,6 +360,8 @@ static void monitor_flow_line(struct monitor *m, struct monitor_flow *f, const c
 	if (monitor_alert(m, &b))
 		f->reported = f->packets;
 	f->reported_at = time(NULL);
+	if (strcmp(state, "new") == 0)
+		monitor_audit(m, &b);
 	strbuf_free(&b);
 }
 

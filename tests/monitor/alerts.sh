@@ -27,7 +27,7 @@ gatewayd_start() {
 	ALERTS=$T/$name/alerts.jsonl
 	MSTATE=$T/$name/monitor.json
 	EV=$T/$name/evidence
-	ip netns exec "${P}box" "$GATEWAYD" -f -m --rules "$R" --state-dir "$STATE" \
+	ip netns exec "${P}box" env ${AUDIT_ENV:-} "$GATEWAYD" -f -m --rules "$R" --state-dir "$STATE" \
 		--alerts "$ALERTS" --evidence "$EV" --monitor-state "$MSTATE" "$@" >"$GWLOG" 2>&1 &
 	GWPID=$!
 	NETNS_PIDS+=("$GWPID")
@@ -57,7 +57,12 @@ wait_lines() {
 }
 
 say "-- gatewayd -m: denied traffic"
+# run1 also keeps an audit log: every new denied flow is a record
+"$SEKISHO" audit keygen "$T/audit.key" >/dev/null || fatal "audit keygen failed"
+AUDIT_ENV="SEKISHO_AUDIT_LOG=$T/audit.jsonl SEKISHO_AUDIT_KEY=$T/audit.key"
 gatewayd_start run1
+AUDIT_ENV=""
+
 
 # 指令系 -> LGWAN接続系: 4 TCP SYNs (port 80 twice) and 2 echo requests = 6
 nsx shirei python3 "$HERE/syn.py" 198.18.1.10 198.18.3.50 40000 22 80 445 80 ||
@@ -99,6 +104,15 @@ else
 	fail "after the reload the counters disagree (above)"
 fi
 gatewayd_stop
+
+say "-- audit log: denied traffic recorded, chain intact"
+n_audit=$(grep -c '"type":"denied-traffic".*"pair":"shirei->lgwan"' "$T/audit.jsonl" 2>/dev/null || true)
+if [ "${n_audit:-0}" -ge 4 ] &&
+	"$SEKISHO" audit verify "$T/audit.jsonl" --key "$T/audit.key" >"$T/verify.out" 2>&1; then
+	ok "audit log: $n_audit denied-traffic records for shirei->lgwan, verify exit 0"
+else
+	fail "audit log: $n_audit shirei->lgwan records; verify: $(cat "$T/verify.out" 2>/dev/null)"
+fi
 
 say "-- alert lines"
 if python3 - "$ALERTS" <<'PY'
