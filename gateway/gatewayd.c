@@ -208,6 +208,7 @@ int main(int argc, char **argv)
 	time_t last_tick = 0;
 	sigset_t mask;
 	int c, sfd;
+	bool group_given = false;
 
 	log_init("sekisho-gatewayd");
 	while ((c = getopt_long(argc, argv, "fr:s:hm", longopts, NULL)) != -1) {
@@ -228,6 +229,7 @@ int main(int argc, char **argv)
 			monitor = false;
 			break;
 		case 'g':
+			group_given = true;
 			mo.group = (unsigned)gatewayd_number("--log-group", optarg);
 			if (mo.group > 65535) {
 				gatewayd_usage(stderr);
@@ -301,6 +303,15 @@ int main(int argc, char **argv)
 		mo.alerts = alerts;
 		mo.evidence.dir = evidence;
 		mo.state_file = mstate;
+		if (!group_given) {
+			/* the group the rules log to (box { log-group N }); a change
+			 * of it takes a restart */
+			struct policy *p = rulefile_load_dir(rules);
+			if (p && p->log_group)
+				mo.group = p->log_group;
+			policy_free(p);
+			diag_reset();
+		}
 		gatewayd_monitor = monitor_open(&mo);
 	}
 	gatewayd_apply(rules, state_dir, "start");

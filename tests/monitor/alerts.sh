@@ -36,7 +36,7 @@ gatewayd_start() {
 		kill -0 "$GWPID" 2>/dev/null || break
 		sleep 0.1
 	done
-	if ! grep -q 'monitor: reading nflog:5' "$GWLOG" || ! grep -q 'start: version' "$GWLOG"; then
+	if ! grep -q "monitor: reading nflog:${NFLOG_GROUP:-5}" "$GWLOG" || ! grep -q 'start: version' "$GWLOG"; then
 		fatal "gatewayd -m did not start: $(cat "$GWLOG")"
 	fi
 }
@@ -291,5 +291,22 @@ then
 else
 	fail "rate limit: new-flow lines + suppressed != $N, or packets not all seen (above)"
 fi
+
+say "-- the log group comes from the rules (box { log-group 9 })"
+R9=$T/rules9
+copy_rules "$R9"
+sed -i 's/^\( *log-group *\)5/\19/' "$R9/box.rules"
+grep -q 'log-group *9' "$R9/box.rules" || fatal "could not set log-group 9"
+R_SAVED=$R
+R=$R9
+NFLOG_GROUP=9 gatewayd_start run5
+R=$R_SAVED
+nsx shirei python3 "$HERE/syn.py" 198.18.1.10 198.18.3.50 40000 23 >/dev/null 2>&1 || true
+if wait_lines "$ALERTS" '"dport":23' 1; then
+	ok "gatewayd read nflog:9 as box.rules says, and alerted the denial"
+else
+	fail "no alert from nflog:9: $(tail -3 "$GWLOG")"
+fi
+gatewayd_stop
 
 netns_finish
