@@ -3,38 +3,16 @@
  * output is always valid JSON (invalid UTF-8 becomes U+FFFD).
  */
 #include "json.h"
+#include "utf8.h"
 
 #include <string.h>
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
 static size_t json_utf8_len(const unsigned char *p, size_t avail)
 {
-	size_t n;
 	unsigned cp;
 
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (avail < n)
-		return 0;
-	cp = p[0] & (0x7f >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	/* overlong, surrogate, out of range */
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
+	return utf8_decode(p, avail, &cp);
 }
 
 void json_string(struct strbuf *b, const char *s, size_t len)

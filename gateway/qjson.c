@@ -12,6 +12,7 @@
  */
 #include "qjson.h"
 
+#include "utf8.h"
 #include "xalloc.h"
 
 #include <ctype.h>
@@ -362,34 +363,7 @@ const char *qjson_str(const struct qjson *j)
 /* Length of the valid UTF-8 sequence at p and its code point, 0 if invalid. */
 static size_t qjson_utf8(const unsigned char *p, size_t avail, unsigned *cp_r)
 {
-	size_t n;
-	unsigned cp;
-
-	if (p[0] < 0x80) {
-		*cp_r = p[0];
-		return 1;
-	}
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (avail < n)
-		return 0;
-	cp = p[0] & (0x7f >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	*cp_r = cp;
-	return n;
+	return utf8_decode(p, avail, cp_r);
 }
 
 /* Code points a terminal may act on or that hide or reorder text. */
