@@ -50,6 +50,7 @@
 #define SANITIZE_MAX_MSGIDS 100
 #define SANITIZE_MAX_MSGID_BYTES 250
 #define SANITIZE_MAX_NAME_BYTES 200
+#define SANITIZE_MAX_ADDR_BYTES 254 /* octets of an addr-spec (RFC 5321 path 256 - 2) */
 
 struct sz_removed {
 	char *path;
@@ -1108,6 +1109,11 @@ static bool sz_addr_spec_ok(const char *a)
 
 	if (!at || at == a || at[1] == '\0')
 		return false;
+	/* RFC 5321 4.5.3.1.3: a path is at most 256 octets with its brackets;
+	 * a longer "address" is no address and could not be folded into a
+	 * header line (found by fuzz_sanitize_fast) */
+	if (strlen(a) > SANITIZE_MAX_ADDR_BYTES)
+		return false;
 	/* the output's headers are ASCII: an internationalised address is
 	 * shown as text (see sz_addr_clean) */
 	for (const char *p = a; *p; p++)
@@ -1116,9 +1122,6 @@ static bool sz_addr_spec_ok(const char *a)
 	return true;
 }
 
-/* A copy of l fit to write: a mailbox without a complete addr-spec
- * ("foo", "<>") becomes an empty group named with its text, so the reader
- * still sees it and no parser finds a broken address. */
 /* A display name cut to SANITIZE_MAX_NAME_BYTES on a UTF-8 boundary (a
  * new string), so that no encoded or quoted name outgrows a line. */
 static char *sz_name_cap(const char *name)
@@ -1133,6 +1136,10 @@ static char *sz_name_cap(const char *name)
 	return g_strdup_printf("%.*s\xe2\x80\xa6", (int)n, name);
 }
 
+/* A copy of l fit to write: a mailbox without a complete addr-spec
+ * ("foo", "<>", an overlong one) becomes an empty group named with its
+ * text (capped), so the reader still sees it and no parser finds a broken
+ * address. */
 static InternetAddressList *sz_addr_clean(struct sz_ctx *c, InternetAddressList *l)
 {
 	InternetAddressList *o = internet_address_list_new();
@@ -1213,6 +1220,37 @@ static void sz_refold(const char *f, size_t n, struct strbuf *out)
 	}
 }
 
+/* GMime writes a group whose name needs encoding as "=?cs?q?...?=: ;", but
+ * an encoded-word must be separated from a special by white space (RFC
+ * 2047 5(3)) and parsers flag it: put a space between an encoded-word and
+ * the ':' that ends the group's name. */
+static void sz_space_group_colon(GString *s)
+{
+	for (size_t i = 1; i + 1 < s->len; i++) {
+		if (s->str[i - 1] != '?' || s->str[i] != '=' || s->str[i + 1] != ':')
+			continue;
+		/* the "=?" that opens it, with no white space in between and
+		 * exactly charset?encoding?text inside */
+		size_t k = i - 1, q = 0;
+		bool found = false;
+		while (k > 0) {
+			char ch = s->str[k - 1];
+			if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
+				break;
+			if (ch == '=' && s->str[k] == '?') {
+				found = true;
+				break;
+			}
+			if (ch == '?')
+				q++;
+			k--;
+		}
+		/* between "=?" and the final "?": the two separators */
+		if (found && q == 3)
+			g_string_insert_c(s, (gssize)(i + 1), ' ');
+	}
+}
+
 /* Write an address header; its addresses as a JSON array into j (may be
  * NULL). */
 static void sz_put_addr_header(struct sz_ctx *c, const char *name, const char *raw,
@@ -1238,6 +1276,7 @@ static void sz_put_addr_header(struct sz_ctx *c, const char *name, const char *r
 		/* GMime ends the field with its newline */
 		while (s->len && (s->str[s->len - 1] == '\n' || s->str[s->len - 1] == '\r'))
 			g_string_truncate(s, s->len - 1);
+		sz_space_group_colon(s);
 		sz_refold(s->str, s->len, out);
 		g_string_free(s, TRUE);
 		g_mime_format_options_free(fo);
@@ -1266,6 +1305,7 @@ static void sz_put_addr_header(struct sz_ctx *c, const char *name, const char *r
 			internet_address_list_encode(w, fo, s);
 			while (s->len && (s->str[s->len - 1] == '\n' || s->str[s->len - 1] == '\r'))
 				g_string_truncate(s, s->len - 1);
+			sz_space_group_colon(s);
 			sz_refold(s->str, s->len, out);
 			g_string_free(s, TRUE);
 			g_mime_format_options_free(fo);
