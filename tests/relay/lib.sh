@@ -35,22 +35,12 @@ J4=198.18.2.25 J6=2001:2:0:2::25 L4=198.18.3.25 L6=2001:2:0:3::25
 # shellcheck disable=SC2034
 JDOM=joho.example.jp LDOM=lgwan.example.jp
 
-R_FAILS=0
-R_CHECKS=0
+# shellcheck source=tests/relay/checks.sh
+. "$RELAY_TOP/tests/relay/checks.sh"
 R_PIDS=()
 R_PF=()
 RELAYD_PID=''
 
-say() { printf '%s\n' "$*"; }
-ok() {
-	R_CHECKS=$((R_CHECKS + 1))
-	printf 'ok   %s\n' "$*"
-}
-fail() {
-	R_CHECKS=$((R_CHECKS + 1))
-	R_FAILS=$((R_FAILS + 1))
-	printf 'FAIL %s\n' "$*"
-}
 fatal() {
 	printf 'FATAL %s\n' "$*"
 	if [ -n "${T:-}" ] && [ -f "$T/relayd.log" ]; then
@@ -59,13 +49,6 @@ fatal() {
 	fi
 	exit 1
 }
-# check WHAT COMMAND...: ok when COMMAND succeeds, else fail.
-check() {
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else fail "$what"; fi
-}
-
 relay_cleanup() {
 	local rc=$? p
 	set +e
@@ -149,18 +132,6 @@ nsx() {
 	local ns=$1
 	shift
 	ip netns exec "$P$ns" "$@"
-}
-
-# wait_until SECONDS COMMAND...: poll COMMAND every 0.2 s; 1 when it never
-# succeeded.  The bound only keeps a broken run from hanging.
-wait_until() {
-	local secs=$1
-	shift
-	for _ in $(seq 1 $((secs * 5))); do
-		if "$@"; then return 0; fi
-		sleep 0.2
-	done
-	return 1
 }
 
 # --- relayd ----------------------------------------------------------------

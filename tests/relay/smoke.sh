@@ -23,22 +23,14 @@ set -eu
 SEKISHO=$(realpath "${1:?usage: smoke.sh SEKISHO RELAYD}")
 RELAYD=$(realpath "${2:?usage: smoke.sh SEKISHO RELAYD}")
 top=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/relay/checks.sh
+. "$top/tests/relay/checks.sh"
 P=skrl$$-
 T=$(mktemp -d /tmp/skrl.XXXXXX)
 chmod 755 "$T"
 STATE=$T/state
 RELAYD_PID='' SINK_PID=''
-fails=0 checks=0
 
-ok() {
-	checks=$((checks + 1))
-	echo "ok   $*"
-}
-fail() {
-	checks=$((checks + 1))
-	fails=$((fails + 1))
-	echo "FAIL $*"
-}
 nsx() {
 	local ns=$1
 	shift
@@ -49,7 +41,7 @@ cleanup() {
 	[ -z "$SINK_PID" ] || kill "$SINK_PID" 2>/dev/null || true
 	wait 2>/dev/null || true
 	"$top/deploy/netns.sh" down "$P" >/dev/null 2>&1 || true
-	if [ "$fails" -ne 0 ] || [ "$checks" -eq 0 ]; then
+	if [ "$R_FAILS" -ne 0 ] || [ "$R_CHECKS" -eq 0 ]; then
 		echo "--- relayd log"
 		tail -n 30 "$T/relayd.log" 2>/dev/null | sed 's/^/    | /'
 	fi
@@ -58,14 +50,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_until() { # SECONDS COMMAND...: bounded polling
-	local i
-	for i in $(seq 1 $(($1 * 5))); do
-		if "${@:2}"; then return 0; fi
-		sleep 0.2
-	done
-	return 1
-}
 listening() { nsx box ss -Hltn 'sport = :10025' | grep -q .; }
 
 [ "$(id -u)" = 0 ] || {
@@ -214,8 +198,8 @@ wait "$RELAYD_PID" || rc=$?
 RELAYD_PID=''
 [ "$rc" = 0 ] && ok "SIGTERM: exit 0" || fail "SIGTERM: exit status $rc"
 
-if [ "$fails" -ne 0 ]; then
-	echo "== $fails of $checks checks FAILED"
+if [ "$R_FAILS" -ne 0 ]; then
+	echo "== $R_FAILS of $R_CHECKS checks FAILED"
 	exit 1
 fi
-echo "== all $checks checks passed"
+echo "== all $R_CHECKS checks passed"

@@ -22,6 +22,8 @@ SEKISHO=$(realpath "${1:?usage: relay_stats.sh SEKISHO RELAYD}")
 RELAYD=$(realpath "${2:?usage: relay_stats.sh SEKISHO RELAYD}")
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/relay/checks.sh
+. "$top/tests/relay/checks.sh"
 
 [ "$(id -u)" = 0 ] || {
 	echo "relay_stats.sh: needs root"
@@ -41,21 +43,11 @@ ip link set lo up
 T=$(mktemp -d /tmp/skst.XXXXXX)
 chmod 755 "$T"
 RELAYD_PID='' SINK_PID=''
-fails=0 checks=0
-ok() {
-	checks=$((checks + 1))
-	echo "ok   $*"
-}
-fail() {
-	checks=$((checks + 1))
-	fails=$((fails + 1))
-	echo "FAIL $*"
-}
 cleanup() {
 	[ -z "$RELAYD_PID" ] || kill -9 "$RELAYD_PID" 2>/dev/null || true
 	[ -z "$SINK_PID" ] || kill "$SINK_PID" 2>/dev/null || true
 	wait 2>/dev/null || true
-	if [ "$fails" -ne 0 ] || [ "$checks" -eq 0 ]; then
+	if [ "$R_FAILS" -ne 0 ] || [ "$R_CHECKS" -eq 0 ]; then
 		echo "--- relayd log"
 		tail -n 30 "$T/relayd.log" 2>/dev/null | sed 's/^/    | /'
 	fi
@@ -64,14 +56,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_until() { # SECONDS COMMAND...: bounded polling
-	local i
-	for i in $(seq 1 $(($1 * 5))); do
-		if "${@:2}"; then return 0; fi
-		sleep 0.2
-	done
-	return 1
-}
 listening() { ss -Hltn 'sport = :10025' | grep -q .; }
 jget() { # FILE PATH: a field of the JSON stats file ("" when absent)
 	python3 -c 'import json,sys
@@ -206,5 +190,5 @@ fi
 [ "$(stat -c %a "$METRICS")" = 644 ] && ok "metrics file is mode 0644 (umask 0077)" ||
 	fail "metrics file mode $(stat -c %a "$METRICS")"
 
-echo "$((checks - fails)) of $checks checks passed"
-[ "$fails" -eq 0 ]
+echo "$((R_CHECKS - R_FAILS)) of $R_CHECKS checks passed"
+[ "$R_FAILS" -eq 0 ]
