@@ -10,7 +10,7 @@
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
 static size_t json_utf8_len(const unsigned char *p, size_t avail)
 {
-	unsigned cp;
+	uint32_t cp;
 
 	return utf8_decode(p, avail, &cp);
 }

@@ -1,6 +1,7 @@
 /*
  * utf8 - the UTF-8 encoder every converter shares (charset, html_tok),
- * and the strict decoder of one sequence (json, qjson).  utf8_put trusts
+ * and the strict decoder of one sequence (json, qjson, rulefile, tnef,
+ * sworker).  utf8_put trusts
  * its caller to pass a Unicode scalar value (<= 0x10FFFF, no surrogates);
  * never fails.
  */
@@ -38,10 +39,10 @@ static inline size_t utf8_put(uint32_t cp, char *out)
 /* Decode the UTF-8 sequence at p (avail >= 1 bytes): returns its length
  * and the code point in *cp_r, or 0 when it is not well-formed (bad lead
  * or continuation byte, truncated, overlong, surrogate, > 0x10FFFF). */
-static inline size_t utf8_decode(const unsigned char *p, size_t avail, unsigned *cp_r)
+static inline size_t utf8_decode(const unsigned char *p, size_t avail, uint32_t *cp_r)
 {
 	size_t n;
-	unsigned cp;
+	uint32_t cp;
 
 	if (p[0] < 0x80) {
 		*cp_r = p[0];

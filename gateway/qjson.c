@@ -363,7 +363,12 @@ const char *qjson_str(const struct qjson *j)
 /* Length of the valid UTF-8 sequence at p and its code point, 0 if invalid. */
 static size_t qjson_utf8(const unsigned char *p, size_t avail, unsigned *cp_r)
 {
-	return utf8_decode(p, avail, cp_r);
+	uint32_t cp;
+	size_t n = utf8_decode(p, avail, &cp);
+
+	if (n)
+		*cp_r = cp;
+	return n;
 }
 
 /* Code points a terminal may act on or that hide or reorder text. */

@@ -19,6 +19,7 @@
  */
 #include "policy.h"
 #include "strbuf.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 #include <dirent.h>
@@ -186,39 +187,7 @@ rulefile_lex_error(struct rulefile_parser *P, size_t off, size_t n, const char *
  * surrogate, beyond U+10FFFF, truncated). */
 static size_t rulefile_utf8(const unsigned char *s, size_t n, uint32_t *cp_r)
 {
-	uint32_t cp;
-	size_t len;
-
-	if (n == 0)
-		return 0;
-	if (s[0] < 0x80) {
-		*cp_r = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	*cp_r = cp;
-	return len;
+	return n == 0 ? 0 : utf8_decode(s, n, cp_r);
 }
 
 static bool rulefile_is_control(uint32_t cp)

@@ -66,6 +66,7 @@
 #include "charset.h"
 #include "log.h"
 #include "sworker.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 #include <ctype.h>
@@ -576,38 +577,11 @@ static void sworker_replace(struct sworker_pool *p, struct sworker_slot *s, stru
 /* One UTF-8 sequence at s[*i] (well-formed per RFC 3629). */
 static bool sworker_utf8_seq(const unsigned char *s, size_t n, size_t *i)
 {
-	unsigned char c = s[*i];
-	size_t need, k;
 	uint32_t cp;
+	size_t len = utf8_decode(s + *i, n - *i, &cp);
 
-	if (c < 0x80) {
-		(*i)++;
-		return true;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 1;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 2;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 3;
-		cp = c & 0x07;
-	} else {
-		return false;
-	}
-	if (n - *i <= need)
-		return false;
-	for (k = 1; k <= need; k++) {
-		if ((s[*i + k] & 0xc0) != 0x80)
-			return false;
-		cp = cp << 6 | (s[*i + k] & 0x3f);
-	}
-	if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return false;
-	*i += need + 1;
-	return true;
+	*i += len;
+	return len != 0;
 }
 
 struct sworker_json {

@@ -19,6 +19,7 @@
  */
 #include "tnef.h"
 #include "strbuf.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -126,32 +127,7 @@ static void tnef_utf16(const unsigned char *p, size_t n, struct strbuf *out)
 /* Decode one UTF-8 sequence at p (n > 0 bytes); returns its length, 0 if invalid. */
 static size_t tnef_utf8_seq(const unsigned char *p, size_t n, uint32_t *cp_r)
 {
-	size_t len, i;
-	uint32_t cp, min;
-
-	if (p[0] < 0x80) {
-		*cp_r = p[0];
-		return 1;
-	} else if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2, cp = p[0] & 0x1f, min = 0x80;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3, cp = p[0] & 0x0f, min = 0x800;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4, cp = p[0] & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	*cp_r = cp;
-	return len;
+	return utf8_decode(p, n, cp_r);
 }
 
 static void tnef_utf8(const unsigned char *p, size_t n, struct strbuf *out)
